@@ -1,0 +1,29 @@
+//! greenshim's runtime layer, below the std-shaped API of the `greenshim` crate.
+//!
+//! Everything that knows about `may` lives here, so every later layer shares *one* way of
+//! waiting:
+//!
+//! - [`runtime`]: lazy start of may's scheduler with greenshim's configuration (API and
+//!   `GREENSHIM_*` environment variables).
+//! - [`context`]: the per-green-thread (and per-OS-thread) context: identity, the pending
+//!   interrupt slot that kill and timeouts write, and the waker.
+//! - [`park`]: the park primitive. Parks a green thread (or blocks a plain thread) until it is
+//!   woken, a deadline passes, or it is interrupted. Every blocking call in greenshim ends here.
+//! - [`timer`]: greenshim's own timer thread. Deadlines wake green threads by queueing them on a
+//!   worker, never by running them on the timer thread (may's own timer does the latter, which
+//!   lets one CPU-heavy green thread delay every other timer).
+//! - [`sys`]: the only code here that calls libc.
+//!
+//! Users want the `greenshim` crate; this one is its engine room.
+#![warn(missing_docs)]
+
+pub mod context;
+pub mod park;
+pub mod runtime;
+pub mod sys;
+pub mod timer;
+
+/// The may crate greenshim runs on, for the layers above (one dependency edge: greenshim →
+/// greenshim-shim → may).
+#[doc(hidden)]
+pub use may;

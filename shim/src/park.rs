@@ -1,0 +1,183 @@
+//! The park primitive: the one place where greenshim waits.
+//!
+//! [`park`] suspends the caller until something wakes it, its deadline passes, or it is
+//! interrupted. On a green thread it parks the coroutine (may's `park`, which the worker treats
+//! as "run something else"); on a plain OS thread it blocks in `std::thread::park`. Either way the
+//! pending-interrupt slot of the caller's [`Context`] is checked before parking and after every
+//! wake-up, so kill and timeouts reach a waiting green thread at once.
+//!
+//! Deadlines of green threads go to greenshim's [`timer`](crate::timer), never to may's timer.
+//!
+//! Wake-ups may be spurious (a stale unpark, a timer that fired as the waiter woke anyway):
+//! callers loop on their own condition; [`wait_until`] is that loop.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::context::{self, Context, Interrupt};
+use crate::timer;
+
+/// Wakes one parked green thread or OS thread. Cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Waker {
+    /// A green thread.
+    Green(may::coroutine::Coroutine),
+    /// A plain OS thread.
+    Thread(std::thread::Thread),
+}
+
+impl Waker {
+    /// The waker of the running code.
+    pub fn current() -> Waker {
+        if context::on_green_thread() { Self::current_green() } else { Waker::Thread(std::thread::current()) }
+    }
+
+    pub(crate) fn current_green() -> Waker {
+        Waker::Green(may::coroutine::current())
+    }
+
+    /// Wakes the target. Waking a target that is not parked makes its next park return at once.
+    /// From a worker thread, the woken green thread joins that worker's queue; from any other
+    /// thread it is queued on a worker round robin (it never runs on the caller's thread).
+    pub fn wake(&self) {
+        match self {
+            Waker::Green(co) => co.unpark(),
+            Waker::Thread(t) => t.unpark(),
+        }
+    }
+}
+
+/// How a park ended, when it was not interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wakeup {
+    /// Something woke the caller (possibly spuriously).
+    Unparked,
+    /// The deadline has passed.
+    TimedOut,
+}
+
+static GREEN_PARKS: AtomicU64 = AtomicU64::new(0);
+static THREAD_PARKS: AtomicU64 = AtomicU64::new(0);
+
+/// Counters of the park primitive since start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParkStats {
+    /// Times a green thread parked (its worker went on to run other green threads).
+    pub green_parks: u64,
+    /// Times a plain OS thread blocked in the park primitive.
+    pub thread_parks: u64,
+    /// Timers that fired.
+    pub timers_fired: u64,
+}
+
+/// The park counters.
+pub fn stats() -> ParkStats {
+    ParkStats {
+        green_parks: GREEN_PARKS.load(Ordering::Relaxed),
+        thread_parks: THREAD_PARKS.load(Ordering::Relaxed),
+        timers_fired: timer::fired_count(),
+    }
+}
+
+/// Parks the caller until it is woken, `deadline` passes, or an interrupt is pending.
+///
+/// # Errors
+/// The pending interrupt, if there is one before or after the park. The interrupt stays
+/// pending; the caller usually [`raise`](Interrupt::raise)s it.
+pub fn park(deadline: Option<Instant>) -> Result<Wakeup, Interrupt> {
+    park_in(&context::current(), deadline)
+}
+
+/// [`park`] for a caller that already holds its own context.
+///
+/// # Errors
+/// As [`park`].
+pub fn park_in(ctx: &Context, deadline: Option<Instant>) -> Result<Wakeup, Interrupt> {
+    if let Some(i) = ctx.pending() {
+        return Err(i);
+    }
+    if deadline.is_some_and(|d| d <= Instant::now()) {
+        return Ok(Wakeup::TimedOut);
+    }
+    match ctx.waker() {
+        Some(Waker::Green(_)) if ctx.is_green() => park_green(ctx, deadline),
+        _ => park_thread(deadline),
+    }
+    if let Some(i) = ctx.pending() {
+        return Err(i);
+    }
+    Ok(if deadline.is_some_and(|d| d <= Instant::now()) { Wakeup::TimedOut } else { Wakeup::Unparked })
+}
+
+fn park_green(ctx: &Context, deadline: Option<Instant>) {
+    let timer = deadline.zip(ctx.waker()).map(|(d, w)| timer::add(d, timer::Action::Wake(w.clone())));
+    GREEN_PARKS.fetch_add(1, Ordering::Relaxed);
+    may::coroutine::park();
+    if let Some(t) = timer {
+        t.cancel();
+    }
+}
+
+fn park_thread(deadline: Option<Instant>) {
+    THREAD_PARKS.fetch_add(1, Ordering::Relaxed);
+    match deadline {
+        None => std::thread::park(),
+        Some(d) => std::thread::park_timeout(d.saturating_duration_since(Instant::now())),
+    }
+}
+
+/// Parks until `ready()` is true or `deadline` passes. Returns the last value of `ready()`.
+///
+/// # Errors
+/// A pending interrupt.
+pub fn wait_until(deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> Result<bool, Interrupt> {
+    let ctx = context::current();
+    loop {
+        if ready() {
+            return Ok(true);
+        }
+        if park_in(&ctx, deadline)? == Wakeup::TimedOut {
+            return Ok(ready());
+        }
+    }
+}
+
+/// Sleeps until `deadline`.
+///
+/// # Errors
+/// A pending interrupt.
+pub fn sleep_until(deadline: Instant) -> Result<(), Interrupt> {
+    let ctx = context::current();
+    while park_in(&ctx, Some(deadline))? != Wakeup::TimedOut {}
+    Ok(())
+}
+
+/// Lets other green threads run (on a plain thread: `std::thread::yield_now`). A yield is a park
+/// point: a pending interrupt is reported before and after it.
+///
+/// # Errors
+/// A pending interrupt.
+pub fn yield_now() -> Result<(), Interrupt> {
+    let ctx = context::current();
+    if let Some(i) = ctx.pending() {
+        return Err(i);
+    }
+    if context::on_green_thread() {
+        may::coroutine::yield_now();
+    } else {
+        std::thread::yield_now();
+    }
+    ctx.pending().map_or(Ok(()), Err)
+}
+
+/// Parks without looking at the interrupt slot, for waits that must not be cut short (a scope
+/// waiting for the green threads that borrow its stack). Spurious returns are possible.
+pub fn park_ignoring_interrupts() {
+    if context::on_green_thread() {
+        GREEN_PARKS.fetch_add(1, Ordering::Relaxed);
+        may::coroutine::park();
+    } else {
+        THREAD_PARKS.fetch_add(1, Ordering::Relaxed);
+        std::thread::park();
+    }
+}

@@ -1,0 +1,349 @@
+//! Runtime configuration and lazy start-up.
+//!
+//! may reads its configuration once, when its scheduler starts, so greenshim resolves its own
+//! settings first and hands them to may exactly once, on the first greenshim call that needs the
+//! scheduler. Settings come from three places, later ones winning:
+//!
+//! 1. built-in defaults (see [`Settings`] for why each default is what it is);
+//! 2. environment variables, read once at start-up:
+//!
+//!    | variable | meaning | example |
+//!    |---|---|---|
+//!    | `GREENSHIM_WORKERS` | worker OS threads running green threads (`0` = default) | `1` |
+//!    | `GREENSHIM_STACK_SIZE` | stack size of each green thread, bytes (`k`/`m` suffix allowed) | `128k` |
+//!    | `GREENSHIM_STACK_POOL` | number of ready-made stacks kept for reuse | `4000` |
+//!    | `GREENSHIM_PIN` | pin worker `i` to core `i` (`1`/`0`) | `0` |
+//!
+//! 3. [`Config`], applied before the first green thread starts.
+
+use std::io;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use crate::sys;
+
+/// Bytes in a machine word; may counts stack sizes in words.
+const WORD: usize = std::mem::size_of::<usize>();
+/// Stack sizes are rounded up to whole pages (this also keeps may's word count even: an odd
+/// count makes may print stack usage at every green thread's exit).
+const PAGE: usize = 4096;
+/// Smallest stack greenshim accepts: the green-thread entry code, a park and a panic unwind
+/// need more than this.
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+/// Largest stack greenshim accepts.
+pub const MAX_STACK_SIZE: usize = 1 << 30;
+/// Memory mappings left for everything that is not a green-thread stack (malloc arenas,
+/// thread stacks, libraries) when greenshim budgets stacks against `vm.max_map_count`.
+const MAP_RESERVE: usize = 2048;
+/// Kernel mappings per green-thread stack: the stack and its guard page.
+pub const MAPS_PER_STACK: usize = 2;
+
+/// Resolved runtime settings, as in force once the runtime has started.
+///
+/// # Defaults, and why
+///
+/// - `workers`: the number of CPUs (`std::thread::available_parallelism`). Green threads that
+///   compute need every core; the echo measurement in the crate docs shows what one worker
+///   gains when the machine is shared with a load generator.
+/// - `pin = false`. may pins worker `i` to core `i` by default. On a 2-core machine shared with
+///   a load generator that halves echo throughput (raw may: 74k req/s pinned with 2 workers
+///   against 126k with 1 worker, same load), because a pinned worker cannot move off the core
+///   the load generator is using. The scheduler of the OS does better.
+/// - `stack_size = 64 KiB`. A stack costs the same resident memory whatever its size (two
+///   touched pages, about 8 KiB, until code actually uses more), so a roomier default is free
+///   and makes overflow of ordinary std code (formatting, panics with backtraces) unlikely.
+/// - `stack_pool = 1000`: may's default. Stacks beyond the pool cost an `mmap`, `mprotect` and
+///   `munmap` each (about 14 µs on a virtual machine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Worker OS threads that run green threads.
+    pub workers: usize,
+    /// Stack size of a green thread, in bytes (a whole number of pages).
+    pub stack_size: usize,
+    /// Ready-made stacks kept for reuse.
+    pub stack_pool: usize,
+    /// Whether worker `i` is pinned to core `i`.
+    pub pin: bool,
+}
+
+impl Settings {
+    fn defaults() -> Self {
+        Settings {
+            workers: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            stack_size: 64 * 1024,
+            stack_pool: 1000,
+            pin: false,
+        }
+    }
+}
+
+/// Runtime configuration set through the API; fields left unset keep the environment's or the
+/// default value.
+///
+/// ```
+/// greenshim_shim::runtime::Config::new().workers(1).apply().unwrap();
+/// assert_eq!(greenshim_shim::runtime::settings().workers, 1);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Config {
+    workers: Option<usize>,
+    stack_size: Option<usize>,
+    stack_pool: Option<usize>,
+    pin: Option<bool>,
+}
+
+impl Config {
+    /// A configuration that changes nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Worker OS threads that run green threads; `0` means the default.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n);
+        self
+    }
+
+    /// Stack size of each green thread in bytes, rounded up to whole pages.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Number of ready-made stacks kept for reuse.
+    pub fn stack_pool(mut self, n: usize) -> Self {
+        self.stack_pool = Some(n);
+        self
+    }
+
+    /// Pin worker `i` to core `i`.
+    pub fn pin(mut self, pin: bool) -> Self {
+        self.pin = Some(pin);
+        self
+    }
+
+    /// Records this configuration for the start of the runtime.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a stack size outside [`MIN_STACK_SIZE`]..=[`MAX_STACK_SIZE`];
+    /// `Other` if the runtime has already started (its settings can no longer change).
+    pub fn apply(self) -> io::Result<()> {
+        if let Some(bytes) = self.stack_size {
+            check_stack_size(bytes)?;
+        }
+        let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+        if STARTED.get().is_some() {
+            return Err(io::Error::other(
+                "greenshim: the runtime has already started; apply its Config before the first \
+                 green thread is spawned",
+            ));
+        }
+        let merged = Config {
+            workers: self.workers.or(pending.workers),
+            stack_size: self.stack_size.or(pending.stack_size),
+            stack_pool: self.stack_pool.or(pending.stack_pool),
+            pin: self.pin.or(pending.pin),
+        };
+        *pending = merged;
+        Ok(())
+    }
+}
+
+fn check_stack_size(bytes: usize) -> io::Result<usize> {
+    if !(MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&bytes) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "greenshim: stack size {bytes} bytes is outside {MIN_STACK_SIZE}..={MAX_STACK_SIZE}"
+            ),
+        ));
+    }
+    Ok(bytes.div_ceil(PAGE) * PAGE)
+}
+
+/// Converts a stack size in bytes (validated, page-rounded) into may's unit, words.
+pub fn stack_words(bytes: usize) -> io::Result<usize> {
+    Ok(check_stack_size(bytes)? / WORD)
+}
+
+static PENDING: Mutex<Config> = Mutex::new(Config {
+    workers: None,
+    stack_size: None,
+    stack_pool: None,
+    pin: None,
+});
+static STARTED: OnceLock<Settings> = OnceLock::new();
+/// How many green-thread stacks may be alive at once before greenshim refuses to spawn.
+static STACK_BUDGET: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+fn parse_size(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let (digits, mult) = match t.as_bytes().last()? {
+        b'k' | b'K' => (&t[..t.len() - 1], 1024),
+        b'm' | b'M' => (&t[..t.len() - 1], 1024 * 1024),
+        _ => (t, 1),
+    };
+    digits.trim().parse::<usize>().ok()?.checked_mul(mult)
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn env_value<T>(name: &str, parse: impl Fn(&str) -> Option<T>) -> io::Result<Option<T>> {
+    match std::env::var(name) {
+        Err(_) => Ok(None),
+        Ok(text) => parse(&text).map(Some).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("greenshim: {name}={text:?} is not valid"))
+        }),
+    }
+}
+
+/// The configuration the environment variables ask for.
+///
+/// # Errors
+/// `InvalidInput` naming the variable whose value does not parse.
+pub fn env_config() -> io::Result<Config> {
+    let stack_size = env_value("GREENSHIM_STACK_SIZE", parse_size)?;
+    if let Some(bytes) = stack_size {
+        check_stack_size(bytes)?;
+    }
+    Ok(Config {
+        workers: env_value("GREENSHIM_WORKERS", |t| t.trim().parse().ok())?,
+        stack_size,
+        stack_pool: env_value("GREENSHIM_STACK_POOL", |t| t.trim().parse().ok())?,
+        pin: env_value("GREENSHIM_PIN", parse_bool)?,
+    })
+}
+
+fn resolve(env: Config) -> Settings {
+    let api = *PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    let d = Settings::defaults();
+    let workers = api.workers.or(env.workers).filter(|&n| n > 0).unwrap_or(d.workers);
+    let stack_size = api.stack_size.or(env.stack_size).unwrap_or(d.stack_size);
+    Settings {
+        workers,
+        stack_size: check_stack_size(stack_size).unwrap_or(d.stack_size),
+        stack_pool: api.stack_pool.or(env.stack_pool).unwrap_or(d.stack_pool),
+        pin: api.pin.or(env.pin).unwrap_or(d.pin),
+    }
+}
+
+fn start_with(env: Config) -> Settings {
+    *STARTED.get_or_init(|| {
+        let s = resolve(env);
+        let may = may::config();
+        may.set_workers(s.workers)
+            .set_stack_size(s.stack_size / WORD)
+            .set_pool_capacity(s.stack_pool)
+            .set_worker_pin(s.pin);
+        STACK_BUDGET.store(stack_budget(s.stack_pool), Ordering::Relaxed);
+        crate::context::install_panic_filter();
+        s
+    })
+}
+
+/// How many stacks can be alive at once without crowding out the process's other mappings.
+fn stack_budget(pool: usize) -> usize {
+    match (sys::max_map_count(), sys::current_map_count()) {
+        (Ok(max), Ok(now)) => {
+            let free = max.saturating_sub(now + MAP_RESERVE) / MAPS_PER_STACK;
+            free.saturating_sub(pool).max(1)
+        }
+        _ => usize::MAX,
+    }
+}
+
+/// Starts the runtime lazily: resolves and applies the settings on the first call, returns them
+/// on every call. Invalid environment variables are reported on stderr once and ignored here;
+/// call [`start`] to get them as an error instead.
+pub fn ensure_started() -> Settings {
+    if let Some(s) = STARTED.get() {
+        return *s;
+    }
+    let env = env_config().unwrap_or_else(|e| {
+        eprintln!("{e}; using the default instead");
+        Config::new()
+    });
+    start_with(env)
+}
+
+/// Starts the runtime now, including may's scheduler and its stack pool, so that start-up cost
+/// is not charged to the first spawn.
+///
+/// # Errors
+/// `InvalidInput` if a `GREENSHIM_*` environment variable does not parse.
+pub fn start() -> io::Result<Settings> {
+    let s = match STARTED.get() {
+        Some(s) => *s,
+        None => start_with(env_config()?),
+    };
+    // SAFETY: the closure touches no thread-local storage and returns at once.
+    let handle = unsafe { may::coroutine::spawn(|| ()) };
+    handle.join().map_err(|_| io::Error::other("greenshim: may's scheduler failed to start"))?;
+    Ok(s)
+}
+
+/// Whether the runtime has started.
+pub fn is_started() -> bool {
+    STARTED.get().is_some()
+}
+
+/// The settings in force, starting the runtime if it has not started yet.
+pub fn settings() -> Settings {
+    ensure_started()
+}
+
+/// How many green threads may be alive at once before spawning returns an error; derived from
+/// `vm.max_map_count` at start-up.
+pub fn stack_budget_now() -> usize {
+    ensure_started();
+    STACK_BUDGET.load(Ordering::Relaxed)
+}
+
+/// The error for a spawn past the stack-mapping limit, naming the limit and the fix.
+pub fn stack_limit_error(live: usize) -> io::Error {
+    let max = sys::max_map_count().map_or_else(|_| "unknown".to_owned(), |m| m.to_string());
+    io::Error::new(
+        io::ErrorKind::OutOfMemory,
+        format!(
+            "greenshim: cannot spawn another green thread: {live} are alive and each stack takes \
+             {MAPS_PER_STACK} of the process's memory mappings, limited by vm.max_map_count = {max}. \
+             Raise the limit (as root: `sysctl -w vm.max_map_count=262144`, about 4 mappings per \
+             wanted green thread) or keep fewer green threads alive at once (for example with a Pool)."
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_suffixes() {
+        assert_eq!(parse_size("128k"), Some(128 * 1024));
+        assert_eq!(parse_size(" 2M "), Some(2 * 1024 * 1024));
+        assert_eq!(parse_size("65536"), Some(65536));
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size(""), None);
+    }
+
+    #[test]
+    fn stack_sizes_round_to_pages_and_reject_extremes() {
+        assert_eq!(check_stack_size(MIN_STACK_SIZE + 1).unwrap(), MIN_STACK_SIZE + PAGE);
+        assert_eq!(check_stack_size(1024).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(stack_words(64 * 1024).unwrap() % 2, 0);
+    }
+
+    #[test]
+    fn bools_parse() {
+        assert_eq!(parse_bool("on"), Some(true));
+        assert_eq!(parse_bool("0"), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
+    }
+}

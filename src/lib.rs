@@ -1,0 +1,83 @@
+//! # greenshim: gevent-style green threads for blocking Rust code
+//!
+//! Write ordinary blocking code — sleeps, joins, channels, sockets — and run ten thousand copies
+//! of it on a few OS threads. Each copy runs on a *green thread*, a stackful coroutine of the
+//! [`may`](https://docs.rs/may) runtime; when it blocks in a greenshim call only the green
+//! thread waits, and its worker OS thread runs the next one.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//!
+//! let start = Instant::now();
+//! let greenlets: Vec<_> = (0..1000u64)
+//!     .map(|i| greenshim::spawn(move || { greenshim::sleep(Duration::from_millis(100)); i }))
+//!     .collect();
+//! let sum: u64 = greenshim::joinall(greenlets).into_iter().map(Result::unwrap).sum();
+//! assert_eq!(sum, 999 * 1000 / 2);
+//! assert!(start.elapsed() < Duration::from_secs(5)); // 1000 sleeps overlapped, not 100 s
+//! ```
+//!
+//! ## How it works
+//!
+//! - [`spawn`] starts a green thread and returns a [`Greenlet`]: `join` it for its value (a
+//!   panic comes back as [`JoinError::Panicked`], as with `std::thread`), [`kill`](Greenlet::kill)
+//!   it, or wait on many with [`joinall`], [`killall`], [`iwait`].
+//! - Every blocking call ends in one *park primitive* (in the `greenshim-shim` crate). It parks
+//!   the green thread, or blocks a plain OS thread, and it checks the green thread's
+//!   *pending-interrupt slot* before and after every park. [`Greenlet::kill`] and [`Timeout`]
+//!   write that slot, so they reach a parked green thread at once and unwind it (destructors
+//!   run). Code that never parks cannot be interrupted.
+//! - Sleeps and deadlines use greenshim's own timer thread, which queues woken green threads
+//!   on a worker rather than running them itself.
+//! - Mirrors of std modules keep std's names and signatures: [`time`] and [`thread`] so far.
+//!   Outside a green thread they behave like std.
+//! - The runtime starts on first use; [`runtime`] documents its settings and the environment
+//!   variables (`GREENSHIM_WORKERS`, `GREENSHIM_STACK_SIZE`, …).
+//!
+//! ## Caveats, in plain words
+//!
+//! - **`std::thread_local!` values are not stable inside a green thread.** After any park the
+//!   green thread may continue on another OS thread, and then a thread-local it reads belongs
+//!   to that other thread. Use [`green_local!`] for per-green-thread state. Libraries that
+//!   cache things in thread-locals (random-number generators, allocators' caches) are fine as
+//!   long as they do not hold a reference to the thread-local across a blocking call.
+//! - **Stacks are fixed-size** (64 KiB by default, [`runtime::Config::stack_size`]). Deep
+//!   recursion overflows into a guard page: the green thread dies with
+//!   [`JoinError::StackOverflow`] without running its destructors, or, if the overflow skipped
+//!   the guard page, may ends the process.
+//! - **Each live green thread takes two kernel memory mappings**, and Linux allows a process
+//!   `vm.max_map_count` (65 530 by default) of them: about 32 000 live green threads. Past the
+//!   budget greenshim's spawn returns an `OutOfMemory` error naming the limit and the fix
+//!   (`sysctl -w vm.max_map_count=262144`); the infallible [`spawn`] panics with it.
+//! - **A blocking call greenshim does not know about blocks the whole worker**, and the green
+//!   threads queued on it wait. `std::sync::Mutex` held across a greenshim park can deadlock a
+//!   worker the same way.
+#![warn(missing_docs)]
+
+mod greenlet;
+mod joinall;
+pub mod local;
+pub mod runtime;
+pub mod thread;
+pub mod time;
+mod timeout;
+
+pub use greenlet::{Builder, Greenlet, JoinError, current_id, live_count, spawn, spawn_later};
+pub use joinall::{IWait, iwait, joinall, joinall_timeout, killall};
+pub use time::sleep;
+pub use timeout::{Elapsed, Timeout, with_timeout};
+
+#[doc(hidden)]
+pub use greenshim_shim::may as __may;
+
+/// Lets other green threads run; `sleep(Duration::ZERO)` does the same. A yield is a park
+/// point: a pending kill or timeout is raised here.
+pub fn yield_now() {
+    if let Err(interrupt) = greenshim_shim::park::yield_now() {
+        interrupt.raise();
+    }
+}
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
