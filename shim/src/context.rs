@@ -148,17 +148,22 @@ impl Context {
     /// Posts an interrupt (keeping the stronger of it and any already pending) and wakes the
     /// context so that its current park, if any, returns and sees it.
     pub fn interrupt(&self, what: Interrupt) {
+        if let Some(w) = self.post(what) {
+            w.wake();
+        }
+    }
+
+    /// Posts an interrupt without waking; returns the waker to wake (if the context has
+    /// started running).
+    pub fn post(&self, what: Interrupt) -> Option<Waker> {
         let code = match what {
             Interrupt::Kill => KILL,
             Interrupt::Timeout(id) => id,
         };
-        self.interrupt.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
-            (cur == 0 || code < cur).then_some(code)
-        })
-        .ok();
-        if let Some(w) = self.waker.get() {
-            w.wake();
-        }
+        self.interrupt
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| (cur == 0 || code < cur).then_some(code))
+            .ok();
+        self.waker.get().cloned()
     }
 
     /// Withdraws the timeout `id` if it is the pending interrupt (its `Timeout` has ended).

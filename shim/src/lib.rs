@@ -12,12 +12,15 @@
 //! - [`timer`]: greenshim's own timer thread. Deadlines wake green threads by queueing them on a
 //!   worker, never by running them on the timer thread (may's own timer does the latter, which
 //!   lets one CPU-heavy green thread delay every other timer).
+//! - [`dispatch`]: delivers the timer's wake-ups through the first idle worker, so a busy
+//!   worker cannot strand them.
 //! - [`sys`]: the only code here that calls libc.
 //!
 //! Users want the `greenshim` crate; this one is its engine room.
 #![warn(missing_docs)]
 
 pub mod context;
+pub mod dispatch;
 pub mod park;
 pub mod runtime;
 pub mod sys;

@@ -244,6 +244,7 @@ fn start_with(env: Config) -> Settings {
             .set_worker_pin(s.pin);
         STACK_BUDGET.store(stack_budget(s.stack_pool), Ordering::Relaxed);
         crate::context::install_panic_filter();
+        crate::dispatch::start(s.workers);
         s
     })
 }

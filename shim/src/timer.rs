@@ -44,11 +44,18 @@ struct Entry {
 }
 
 impl Entry {
-    fn fire(&self) {
+    /// Runs the action unless the entry was cancelled. Wake-ups are collected in `wakes` and
+    /// delivered in one batch by the dispatcher; an interrupt is posted here, synchronously, so
+    /// that a cancel that returns `false` knows the interrupt is already in the slot.
+    fn fire(&self, wakes: &mut Vec<Waker>) {
         if self.state.compare_exchange(PENDING, FIRING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
             match &self.action {
-                Action::Wake(w) => w.wake(),
-                Action::Interrupt(ctx, what) => ctx.interrupt(*what),
+                Action::Wake(w) => wakes.push(w.clone()),
+                Action::Interrupt(ctx, what) => {
+                    if let Some(w) = ctx.post(*what) {
+                        wakes.push(w);
+                    }
+                }
             }
             self.state.store(FIRED, Ordering::Release);
             FIRED_COUNT.fetch_add(1, Ordering::Relaxed);
@@ -119,6 +126,7 @@ impl Timer {
 
     fn run(&self) {
         let mut due = Vec::new();
+        let mut wakes = Vec::new();
         let mut heap = self.lock();
         loop {
             let now = Instant::now();
@@ -130,8 +138,9 @@ impl Timer {
             if !due.is_empty() {
                 drop(heap);
                 for entry in due.drain(..) {
-                    entry.fire();
+                    entry.fire(&mut wakes);
                 }
+                crate::dispatch::wake_batch(&mut wakes);
                 heap = self.lock();
                 continue;
             }
