@@ -94,6 +94,11 @@ where
     };
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
     scope.wait_all();
+    // A kill (or timeout) that arrived while waiting is delivered now that nothing borrows
+    // the scope any more; it explains any scoped thread that died of it.
+    if let (Ok(_), Some(interrupt)) = (&outcome, context::current().pending()) {
+        interrupt.raise();
+    }
     match outcome {
         Err(payload) => panic::resume_unwind(payload),
         Ok(_) if scope.data.a_thread_panicked.load(Ordering::Relaxed) => {
