@@ -63,7 +63,9 @@ impl JoinError {
         match self {
             JoinError::Panicked(p) => {
                 let p: &(dyn Any + Send) = &**p;
-                p.downcast_ref::<&str>().copied().or_else(|| p.downcast_ref::<String>().map(String::as_str))
+                p.downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| p.downcast_ref::<String>().map(String::as_str))
             }
             _ => None,
         }
@@ -112,7 +114,9 @@ pub(crate) struct DoneQueue {
 
 impl DoneQueue {
     pub(crate) fn new() -> Arc<Self> {
-        Arc::new(DoneQueue { state: Mutex::new((VecDeque::new(), None)) })
+        Arc::new(DoneQueue {
+            state: Mutex::new((VecDeque::new(), None)),
+        })
     }
 
     pub(crate) fn push(&self, index: usize) {
@@ -263,7 +267,11 @@ impl<T> Greenlet<T> {
         if self.is_finished() {
             return true;
         }
-        if self.shared.listen(Listener::Wake(Waker::current())).is_some() {
+        if self
+            .shared
+            .listen(Listener::Wake(Waker::current()))
+            .is_some()
+        {
             return true;
         }
         match park::wait_until(deadline, || self.is_finished()) {
@@ -279,7 +287,11 @@ impl<T> Greenlet<T> {
     /// `on_wake` runs before every park (so a waiter that is itself interrupted can react, for
     /// example by forwarding a kill).
     pub(crate) fn wait_ignoring_interrupts(&self, mut on_wake: impl FnMut(&Self)) {
-        if self.shared.listen(Listener::Wake(Waker::current())).is_some() {
+        if self
+            .shared
+            .listen(Listener::Wake(Waker::current()))
+            .is_some()
+        {
             return;
         }
         while !self.is_finished() {
@@ -293,7 +305,9 @@ impl<T> Greenlet<T> {
 
     /// A second handle to the same green thread. Only one of them may take the result.
     pub(crate) fn clone_handle(&self) -> Self {
-        Greenlet { shared: self.shared.clone() }
+        Greenlet {
+            shared: self.shared.clone(),
+        }
     }
 
     pub(crate) fn context(&self) -> &Arc<Context> {
@@ -319,7 +333,11 @@ impl<T> Greenlet<T> {
     /// # Errors
     /// `Err(self)` if the green thread has not finished within `timeout`.
     pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError>, Self> {
-        if self.wait(Instant::now().checked_add(timeout)) { Ok(self.into_result()) } else { Err(self) }
+        if self.wait(Instant::now().checked_add(timeout)) {
+            Ok(self.into_result())
+        } else {
+            Err(self)
+        }
     }
 
     pub(crate) fn into_result(self) -> Result<T, JoinError> {
@@ -382,7 +400,11 @@ impl Builder {
         let shared = Arc::new(Shared {
             ctx: ctx.clone(),
             done: AtomicBool::new(false),
-            state: Mutex::new(State { result: None, done: false, listeners: Vec::new() }),
+            state: Mutex::new(State {
+                result: None,
+                done: false,
+                listeners: Vec::new(),
+            }),
         });
         let inner = shared.clone();
         let body = move || run_greenlet(inner, f);
@@ -424,9 +446,11 @@ where
         shared.complete(Err(JoinError::Killed));
         return;
     }
-    let outcome = panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| match InterruptUnwind::of(&*payload) {
-        Some(Interrupt::Kill) => JoinError::Killed,
-        _ => JoinError::Panicked(payload),
+    let outcome = panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        match InterruptUnwind::of(&*payload) {
+            Some(Interrupt::Kill) => JoinError::Killed,
+            _ => JoinError::Panicked(payload),
+        }
     });
     shared.complete(outcome);
 }

@@ -50,7 +50,11 @@ pub fn iwait<T>(greenlets: Vec<Greenlet<T>>) -> IWait<T> {
         }
     }
     let remaining = greenlets.len();
-    IWait { slots: greenlets.into_iter().map(Some).collect(), queue, remaining }
+    IWait {
+        slots: greenlets.into_iter().map(Some).collect(),
+        queue,
+        remaining,
+    }
 }
 
 /// Iterator returned by [`iwait`].

@@ -28,8 +28,8 @@
 //! - **1000 pooled stacks** (may's default): stacks beyond the pool cost an `mmap`, `mprotect`
 //!   and `munmap` each.
 
-pub use greenshim_shim::runtime::{
-    Config, MAX_STACK_SIZE, MIN_STACK_SIZE, Settings, is_started, settings, stack_budget_now as stack_budget,
-    start,
-};
 pub use greenshim_shim::park::{ParkStats, stats as park_stats};
+pub use greenshim_shim::runtime::{
+    Config, MAX_STACK_SIZE, MIN_STACK_SIZE, Settings, is_started, settings,
+    stack_budget_now as stack_budget, start,
+};

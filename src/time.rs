@@ -4,7 +4,9 @@
 
 #![forbid(unsafe_code)]
 
-pub use std::time::{Duration, Instant, SystemTime, SystemTimeError, TryFromFloatSecsError, UNIX_EPOCH};
+pub use std::time::{
+    Duration, Instant, SystemTime, SystemTimeError, TryFromFloatSecsError, UNIX_EPOCH,
+};
 
 use greenshim_shim::park;
 

@@ -82,14 +82,19 @@ impl Timeout {
         let Some(at) = Instant::now().checked_add(self.duration) else {
             return Ok(f());
         };
-        let timer = timer::add(at, timer::Action::Interrupt(ctx.clone(), Interrupt::Timeout(id)));
+        let timer = timer::add(
+            at,
+            timer::Action::Interrupt(ctx.clone(), Interrupt::Timeout(id)),
+        );
         let outcome = panic::catch_unwind(AssertUnwindSafe(f));
         timer.cancel();
         ctx.clear_timeout(id);
         match outcome {
             Ok(v) => Ok(v),
             Err(payload) if InterruptUnwind::of(&*payload) == Some(Interrupt::Timeout(id)) => {
-                Err(Elapsed { duration: self.duration })
+                Err(Elapsed {
+                    duration: self.duration,
+                })
             }
             Err(payload) => panic::resume_unwind(payload),
         }

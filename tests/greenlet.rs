@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use greenshim::{Builder, JoinError, iwait, joinall, joinall_timeout, killall, sleep, spawn, spawn_later};
+use greenshim::{
+    Builder, JoinError, iwait, joinall, joinall_timeout, killall, sleep, spawn, spawn_later,
+};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -32,7 +34,10 @@ fn a_panic_is_contained_and_returned_with_its_payload() {
     assert_eq!(err.panic_message(), Some("boom 7"));
     assert_eq!(err.to_string(), "green thread panicked: boom 7");
     let payload = err.into_panic();
-    assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some("boom 7"));
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("boom 7")
+    );
     // The process goes on: a new green thread still runs.
     assert_eq!(spawn(|| 1).join().unwrap(), 1);
 }
@@ -62,7 +67,11 @@ fn kill_interrupts_a_sleep_and_runs_destructors() {
     g.kill();
     let err = g.join().unwrap_err();
     assert!(err.is_killed(), "{err:?}");
-    assert!(t.elapsed() < Duration::from_secs(5), "kill took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "kill took {:?}",
+        t.elapsed()
+    );
     assert!(dropped.load(Ordering::SeqCst), "destructor did not run");
 }
 
@@ -98,7 +107,9 @@ fn a_greenlet_killed_before_it_starts_never_runs() {
             })
         })
         .collect();
-    util::eventually(LONG, "both workers spinning", || spinning.load(Ordering::SeqCst) == 2);
+    util::eventually(LONG, "both workers spinning", || {
+        spinning.load(Ordering::SeqCst) == 2
+    });
     let victims: Vec<_> = (0..10)
         .map(|_| {
             let r = ran.clone();
@@ -153,7 +164,9 @@ fn join_timeout_hands_the_greenlet_back() {
         }
         9
     });
-    let g = g.join_timeout(Duration::from_millis(30)).expect_err("should time out");
+    let g = g
+        .join_timeout(Duration::from_millis(30))
+        .expect_err("should time out");
     assert!(!g.is_finished());
     release.store(true, Ordering::SeqCst);
     assert_eq!(g.join_timeout(LONG).expect("finishes").unwrap(), 9);
@@ -186,10 +199,13 @@ fn joinall_returns_every_result_in_order() {
 #[test]
 fn joinall_timeout_gives_back_all_handles_when_some_are_late() {
     setup();
-    let gs = vec![spawn(|| 1), spawn(|| {
-        sleep(Duration::from_secs(3600));
-        2
-    })];
+    let gs = vec![
+        spawn(|| 1),
+        spawn(|| {
+            sleep(Duration::from_secs(3600));
+            2
+        }),
+    ];
     let gs = joinall_timeout(gs, Duration::from_millis(50)).expect_err("one is late");
     assert_eq!(gs.len(), 2);
     killall(&gs);
@@ -198,7 +214,10 @@ fn joinall_timeout_gives_back_all_handles_when_some_are_late() {
     assert_eq!(results[0].as_ref().ok(), Some(&1));
     assert!(matches!(results[1], Err(JoinError::Killed)));
     let quick = joinall_timeout(vec![spawn(|| 3), spawn(|| 4)], LONG).expect("both finish");
-    assert_eq!(quick.into_iter().map(Result::unwrap).collect::<Vec<_>>(), vec![3, 4]);
+    assert_eq!(
+        quick.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+        vec![3, 4]
+    );
 }
 
 #[test]
@@ -244,7 +263,9 @@ fn spawn_later_waits_and_can_be_cancelled() {
     assert!(g.join().unwrap() >= Duration::from_millis(50));
     let ran = Arc::new(AtomicBool::new(false));
     let r = ran.clone();
-    let g = spawn_later(Duration::from_millis(200), move || r.store(true, Ordering::SeqCst));
+    let g = spawn_later(Duration::from_millis(200), move || {
+        r.store(true, Ordering::SeqCst)
+    });
     g.kill();
     assert!(g.join().unwrap_err().is_killed());
     assert!(!ran.load(Ordering::SeqCst));
@@ -261,7 +282,10 @@ fn ids_are_unique_and_names_are_kept() {
     sorted.sort_unstable();
     sorted.dedup();
     assert_eq!(sorted.len(), ids.len());
-    let g = Builder::new().name("worker-7").spawn(|| greenshim::thread::current().name().map(str::to_owned)).unwrap();
+    let g = Builder::new()
+        .name("worker-7")
+        .spawn(|| greenshim::thread::current().name().map(str::to_owned))
+        .unwrap();
     assert_eq!(g.name(), Some("worker-7"));
     assert_eq!(g.join().unwrap().as_deref(), Some("worker-7"));
 }
@@ -274,7 +298,10 @@ fn builder_rejects_a_tiny_stack_and_accepts_a_big_one() {
     let g = Builder::new().stack_size(1 << 20).spawn(|| {
         // Use most of a megabyte of stack: would overflow the default 64 KiB.
         let buf = [7u8; 700 * 1024];
-        std::hint::black_box(&buf).iter().map(|&b| b as u64).sum::<u64>()
+        std::hint::black_box(&buf)
+            .iter()
+            .map(|&b| b as u64)
+            .sum::<u64>()
     });
     assert_eq!(g.unwrap().join().unwrap(), 7 * 700 * 1024);
 }
@@ -284,6 +311,7 @@ fn green_threads_spawned_from_green_threads_and_joined_from_plain_threads() {
     setup();
     let outer = spawn(|| (0..50u32).map(|i| spawn(move || i * 2)).collect::<Vec<_>>());
     let inner = outer.join().unwrap();
-    let handle = std::thread::spawn(move || joinall(inner).into_iter().map(Result::unwrap).sum::<u32>());
+    let handle =
+        std::thread::spawn(move || joinall(inner).into_iter().map(Result::unwrap).sum::<u32>());
     assert_eq!(handle.join().unwrap(), 2 * (0..50).sum::<u32>());
 }

@@ -24,5 +24,8 @@ fn ten_thousand_sleepers_on_one_worker_overlap() {
     // Sequentially this is 2000 s; overlapped it is 0.2 s plus spawning. Generous bound.
     assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
     let parks = util::green_parks() - parks_before;
-    assert!(parks >= 10_000, "only {parks} green parks for 10 000 sleeps");
+    assert!(
+        parks >= 10_000,
+        "only {parks} green parks for 10 000 sleeps"
+    );
 }

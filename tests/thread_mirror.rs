@@ -16,7 +16,9 @@ macro_rules! program {
         out.push(format!("value={}", thread::spawn(|| 6 * 7).join().unwrap()));
         // a panic's payload comes back through join
         let seven = std::hint::black_box(7);
-        let err = thread::spawn(move || -> u8 { panic!("bad {seven}") }).join().unwrap_err();
+        let err = thread::spawn(move || -> u8 { panic!("bad {seven}") })
+            .join()
+            .unwrap_err();
         out.push(format!("panic={:?}", err.downcast_ref::<String>()));
         // names through Builder and current()
         let named = thread::Builder::new()
@@ -29,7 +31,11 @@ macro_rules! program {
         let h = thread::spawn(|| thread::current().id());
         let handle_id = h.thread().id();
         let inner_id = h.join().unwrap();
-        out.push(format!("ids_match={} differs_from_caller={}", handle_id == inner_id, inner_id != thread::current().id()));
+        out.push(format!(
+            "ids_match={} differs_from_caller={}",
+            handle_id == inner_id,
+            inner_id != thread::current().id()
+        ));
         // is_finished turns true
         let h = thread::spawn(|| ());
         while !h.is_finished() {
@@ -51,7 +57,10 @@ macro_rules! program {
         // park_timeout returns without a token
         let t = std::time::Instant::now();
         thread::park_timeout(Duration::from_millis(20));
-        out.push(format!("park_timeout_waited={}", t.elapsed() >= Duration::from_millis(1)));
+        out.push(format!(
+            "park_timeout_waited={}",
+            t.elapsed() >= Duration::from_millis(1)
+        ));
         // scope: borrow the caller's data, several threads, results in order
         let data = vec![1u32, 2, 3, 4];
         let total = AtomicUsize::new(0);
@@ -69,7 +78,10 @@ macro_rules! program {
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
-        out.push(format!("scope={doubled:?} total={}", total.load(Ordering::SeqCst)));
+        out.push(format!(
+            "scope={doubled:?} total={}",
+            total.load(Ordering::SeqCst)
+        ));
         // a scope whose thread panicked without being joined panics itself
         let r = std::panic::catch_unwind(|| {
             thread::scope(|s| {
@@ -79,7 +91,12 @@ macro_rules! program {
         out.push(format!("scope_panics={}", r.is_err()));
         // yield_now and available_parallelism exist and behave
         thread::yield_now();
-        out.push(format!("parallelism_ok={}", thread::available_parallelism().map(|n| n.get() >= 1).unwrap_or(false)));
+        out.push(format!(
+            "parallelism_ok={}",
+            thread::available_parallelism()
+                .map(|n| n.get() >= 1)
+                .unwrap_or(false)
+        ));
         out
     }};
 }
@@ -117,7 +134,8 @@ fn spawned_threads_are_green() {
 
 fn greenshim_is_green() -> bool {
     // A green thread's id is a greenlet id: the same as `current_id()`.
-    greenshim::thread::current().id().as_u64() == greenshim::current_id() && greenshim::live_count() > 0
+    greenshim::thread::current().id().as_u64() == greenshim::current_id()
+        && greenshim::live_count() > 0
 }
 
 #[test]

@@ -29,7 +29,11 @@ fn a_blocking_sleep_is_interrupted_at_the_deadline() {
         let e = r.unwrap_err();
         assert_eq!(e.duration(), 30 * MS);
         assert!(t.elapsed() >= 30 * MS);
-        assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            t.elapsed()
+        );
         assert_eq!(std::io::Error::from(e).kind(), std::io::ErrorKind::TimedOut);
     });
 }
@@ -95,7 +99,10 @@ fn an_expired_outer_timeout_passes_through_the_inner_block() {
             inner_result = Some(r.is_ok());
         });
         assert!(outer.is_err(), "outer should expire");
-        assert_eq!(inner_result, None, "inner block must not swallow the outer timeout");
+        assert_eq!(
+            inner_result, None,
+            "inner block must not swallow the outer timeout"
+        );
     });
 }
 
@@ -130,7 +137,11 @@ fn many_short_timeouts_in_a_row_are_exact() {
 #[test]
 fn a_kill_passes_through_a_timeout_block() {
     setup();
-    let g = spawn(|| with_timeout(Duration::from_secs(3600), || sleep(Duration::from_secs(3600))));
+    let g = spawn(|| {
+        with_timeout(Duration::from_secs(3600), || {
+            sleep(Duration::from_secs(3600))
+        })
+    });
     sleep(20 * MS);
     g.kill();
     assert!(g.join().unwrap_err().is_killed());

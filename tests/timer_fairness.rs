@@ -28,8 +28,14 @@ fn a_busy_green_thread_after_waking_does_not_delay_other_timers() {
             })
         })
         .collect();
-    let lateness: Vec<Duration> = greenshim::joinall(sleepers).into_iter().map(Result::unwrap).collect();
+    let lateness: Vec<Duration> = greenshim::joinall(sleepers)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
     busy.join().unwrap();
     let worst = lateness.iter().max().copied().unwrap_or_default();
-    assert!(worst < Duration::from_millis(50), "a sleeper woke {worst:?} late: {lateness:?}");
+    assert!(
+        worst < Duration::from_millis(50),
+        "a sleeper woke {worst:?} late: {lateness:?}"
+    );
 }

@@ -99,11 +99,18 @@ pub struct Context {
 
 impl Context {
     /// A context for a green thread that has not started yet.
-    pub fn new_green(name: Option<String>, spawn_site: Option<&'static Location<'static>>) -> Arc<Self> {
+    pub fn new_green(
+        name: Option<String>,
+        spawn_site: Option<&'static Location<'static>>,
+    ) -> Arc<Self> {
         Arc::new(Self::new(name, spawn_site, true))
     }
 
-    fn new(name: Option<String>, spawn_site: Option<&'static Location<'static>>, green: bool) -> Self {
+    fn new(
+        name: Option<String>,
+        spawn_site: Option<&'static Location<'static>>,
+        green: bool,
+    ) -> Self {
         Context {
             id: NEXT_CONTEXT_ID.fetch_add(1, Ordering::Relaxed),
             name,
@@ -161,14 +168,18 @@ impl Context {
             Interrupt::Timeout(id) => id,
         };
         self.interrupt
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| (cur == 0 || code < cur).then_some(code))
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
+                (cur == 0 || code < cur).then_some(code)
+            })
             .ok();
         self.waker.get().cloned()
     }
 
     /// Withdraws the timeout `id` if it is the pending interrupt (its `Timeout` has ended).
     pub fn clear_timeout(&self, id: u64) {
-        self.interrupt.compare_exchange(id, 0, Ordering::SeqCst, Ordering::SeqCst).ok();
+        self.interrupt
+            .compare_exchange(id, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .ok();
     }
 
     /// Makes the `thread::park` token available and wakes the context.
@@ -194,7 +205,10 @@ impl Context {
         debug_assert!(may::coroutine::is_coroutine());
         self.waker.set(Waker::current_green()).ok();
         BINDING.with(|b| {
-            *b.borrow_mut() = Some(Binding { ctx: self.clone(), _exit_guard: exit_guard });
+            *b.borrow_mut() = Some(Binding {
+                ctx: self.clone(),
+                _exit_guard: exit_guard,
+            });
         });
     }
 }
@@ -235,7 +249,10 @@ pub fn current() -> Arc<Context> {
         }
         let ctx = Context::new_green(None, None);
         ctx.waker.set(Waker::current_green()).ok();
-        *b.borrow_mut() = Some(Binding { ctx: ctx.clone(), _exit_guard: None });
+        *b.borrow_mut() = Some(Binding {
+            ctx: ctx.clone(),
+            _exit_guard: None,
+        });
         ctx
     })
 }

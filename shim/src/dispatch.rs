@@ -59,7 +59,11 @@ fn eventfds_per_worker(workers: usize) -> io::Result<Vec<&'static EventFd>> {
         }
     }
     drop(spare);
-    Ok(slots.into_iter().flatten().map(|fd| &*Box::leak(Box::new(fd))).collect())
+    Ok(slots
+        .into_iter()
+        .flatten()
+        .map(|fd| &*Box::leak(Box::new(fd)))
+        .collect())
 }
 
 fn dispatcher(fd: &'static EventFd) {
@@ -86,12 +90,16 @@ pub(crate) fn start(workers: usize) {
         let fds = match eventfds_per_worker(workers) {
             Ok(fds) => fds,
             Err(e) => {
-                eprintln!("greenshim: cannot create dispatcher eventfds ({e}); timers wake round robin");
+                eprintln!(
+                    "greenshim: cannot create dispatcher eventfds ({e}); timers wake round robin"
+                );
                 return Vec::new();
             }
         };
         for (i, &fd) in fds.iter().enumerate() {
-            let builder = may::coroutine::Builder::new().name(format!("greenshim-dispatch-{i}")).id(i);
+            let builder = may::coroutine::Builder::new()
+                .name(format!("greenshim-dispatch-{i}"))
+                .id(i);
             // SAFETY: the dispatcher uses no thread-local storage; it only touches `READY`,
             // its own eventfd and wakers.
             if let Err(e) = unsafe { builder.spawn(move || dispatcher(fd)) } {

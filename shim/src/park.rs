@@ -6,7 +6,7 @@
 //! pending-interrupt slot of the caller's [`Context`] is checked before parking and after every
 //! wake-up, so kill and timeouts reach a waiting green thread at once.
 //!
-//! Deadlines of green threads go to greenshim's [`timer`](crate::timer), never to may's timer.
+//! Deadlines of green threads go to greenshim's [`crate::timer`], never to may's timer.
 //!
 //! Wake-ups may be spurious (a stale unpark, a timer that fired as the waiter woke anyway):
 //! callers loop on their own condition; [`wait_until`] is that loop.
@@ -29,7 +29,11 @@ pub enum Waker {
 impl Waker {
     /// The waker of the running code.
     pub fn current() -> Waker {
-        if context::on_green_thread() { Self::current_green() } else { Waker::Thread(std::thread::current()) }
+        if context::on_green_thread() {
+            Self::current_green()
+        } else {
+            Waker::Thread(std::thread::current())
+        }
     }
 
     pub(crate) fn current_green() -> Waker {
@@ -106,11 +110,17 @@ pub fn park_in(ctx: &Context, deadline: Option<Instant>) -> Result<Wakeup, Inter
     if let Some(i) = ctx.pending() {
         return Err(i);
     }
-    Ok(if deadline.is_some_and(|d| d <= Instant::now()) { Wakeup::TimedOut } else { Wakeup::Unparked })
+    Ok(if deadline.is_some_and(|d| d <= Instant::now()) {
+        Wakeup::TimedOut
+    } else {
+        Wakeup::Unparked
+    })
 }
 
 fn park_green(ctx: &Context, deadline: Option<Instant>) {
-    let timer = deadline.zip(ctx.waker()).map(|(d, w)| timer::add(d, timer::Action::Wake(w.clone())));
+    let timer = deadline
+        .zip(ctx.waker())
+        .map(|(d, w)| timer::add(d, timer::Action::Wake(w.clone())));
     GREEN_PARKS.fetch_add(1, Ordering::Relaxed);
     may::coroutine::park();
     if let Some(t) = timer {
@@ -130,7 +140,10 @@ fn park_thread(deadline: Option<Instant>) {
 ///
 /// # Errors
 /// A pending interrupt.
-pub fn wait_until(deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> Result<bool, Interrupt> {
+pub fn wait_until(
+    deadline: Option<Instant>,
+    mut ready: impl FnMut() -> bool,
+) -> Result<bool, Interrupt> {
     let ctx = context::current();
     loop {
         if ready() {

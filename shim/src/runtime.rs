@@ -199,7 +199,10 @@ fn env_value<T>(name: &str, parse: impl Fn(&str) -> Option<T>) -> io::Result<Opt
     match std::env::var(name) {
         Err(_) => Ok(None),
         Ok(text) => parse(&text).map(Some).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("greenshim: {name}={text:?} is not valid"))
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("greenshim: {name}={text:?} is not valid"),
+            )
         }),
     }
 }
@@ -224,7 +227,11 @@ pub fn env_config() -> io::Result<Config> {
 fn resolve(env: Config) -> Settings {
     let api = *PENDING.lock().unwrap_or_else(|e| e.into_inner());
     let d = Settings::defaults();
-    let workers = api.workers.or(env.workers).filter(|&n| n > 0).unwrap_or(d.workers);
+    let workers = api
+        .workers
+        .or(env.workers)
+        .filter(|&n| n > 0)
+        .unwrap_or(d.workers);
     let stack_size = api.stack_size.or(env.stack_size).unwrap_or(d.stack_size);
     Settings {
         workers,
@@ -242,7 +249,7 @@ fn start_with(env: Config) -> Settings {
             .set_stack_size(s.stack_size / WORD)
             .set_pool_capacity(s.stack_pool)
             .set_worker_pin(s.pin);
-        STACK_BUDGET.store(stack_budget(s.stack_pool), Ordering::Relaxed);
+        STACK_BUDGET.store(stack_budget(), Ordering::Relaxed);
         crate::context::install_panic_filter();
         crate::dispatch::start(s.workers);
         s
@@ -250,12 +257,12 @@ fn start_with(env: Config) -> Settings {
 }
 
 /// How many stacks can be alive at once without crowding out the process's other mappings.
-fn stack_budget(pool: usize) -> usize {
+/// Read before may builds its stack pool: live green threads take their stacks from the pool
+/// first, so the stacks mapped at any time number max(live, pool), and bounding the live count
+/// by the free mappings bounds both.
+fn stack_budget() -> usize {
     match (sys::max_map_count(), sys::current_map_count()) {
-        (Ok(max), Ok(now)) => {
-            let free = max.saturating_sub(now + MAP_RESERVE) / MAPS_PER_STACK;
-            free.saturating_sub(pool).max(1)
-        }
+        (Ok(max), Ok(now)) => (max.saturating_sub(now + MAP_RESERVE) / MAPS_PER_STACK).max(1),
         _ => usize::MAX,
     }
 }
@@ -286,7 +293,9 @@ pub fn start() -> io::Result<Settings> {
     };
     // SAFETY: the closure touches no thread-local storage and returns at once.
     let handle = unsafe { may::coroutine::spawn(|| ()) };
-    handle.join().map_err(|_| io::Error::other("greenshim: may's scheduler failed to start"))?;
+    handle
+        .join()
+        .map_err(|_| io::Error::other("greenshim: may's scheduler failed to start"))?;
     Ok(s)
 }
 
@@ -336,8 +345,14 @@ mod tests {
 
     #[test]
     fn stack_sizes_round_to_pages_and_reject_extremes() {
-        assert_eq!(check_stack_size(MIN_STACK_SIZE + 1).unwrap(), MIN_STACK_SIZE + PAGE);
-        assert_eq!(check_stack_size(1024).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(
+            check_stack_size(MIN_STACK_SIZE + 1).unwrap(),
+            MIN_STACK_SIZE + PAGE
+        );
+        assert_eq!(
+            check_stack_size(1024).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
         assert_eq!(stack_words(64 * 1024).unwrap() % 2, 0);
     }
 

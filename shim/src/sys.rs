@@ -11,9 +11,12 @@ pub const MAX_MAP_COUNT_PATH: &str = "/proc/sys/vm/max_map_count";
 /// The kernel's per-process limit on memory mappings (`vm.max_map_count`).
 pub fn max_map_count() -> io::Result<usize> {
     let text = fs::read_to_string(MAX_MAP_COUNT_PATH)?;
-    text.trim()
-        .parse()
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{MAX_MAP_COUNT_PATH}: {e}")))
+    text.trim().parse().map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{MAX_MAP_COUNT_PATH}: {e}"),
+        )
+    })
 }
 
 /// Number of memory mappings this process has now (lines of `/proc/self/maps`).
@@ -35,7 +38,11 @@ pub fn raise_max_map_count(wanted: usize) -> io::Result<usize> {
 
 /// Converts a libc return value: `-1` becomes the thread's last OS error.
 pub fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret == -1 { Err(io::Error::last_os_error()) } else { Ok(ret) }
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
 }
 
 /// An owned, non-blocking, close-on-exec eventfd.

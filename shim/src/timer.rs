@@ -48,7 +48,11 @@ impl Entry {
     /// delivered in one batch by the dispatcher; an interrupt is posted here, synchronously, so
     /// that a cancel that returns `false` knows the interrupt is already in the slot.
     fn fire(&self, wakes: &mut Vec<Waker>) {
-        if self.state.compare_exchange(PENDING, FIRING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        if self
+            .state
+            .compare_exchange(PENDING, FIRING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             match &self.action {
                 Action::Wake(w) => wakes.push(w.clone()),
                 Action::Interrupt(ctx, what) => {
@@ -108,7 +112,12 @@ static FIRED_COUNT: AtomicU64 = AtomicU64::new(0);
 fn timer() -> &'static Timer {
     TIMER.get_or_init(|| {
         let t: &'static Timer = Box::leak(Box::new(Timer {
-            heap: Mutex::new(Heap { items: BinaryHeap::new(), next_seq: 0, sleeping: false, wake_at: None }),
+            heap: Mutex::new(Heap {
+                items: BinaryHeap::new(),
+                next_seq: 0,
+                sleeping: false,
+                wake_at: None,
+            }),
             cond: Condvar::new(),
         }));
         std::thread::Builder::new()
@@ -148,7 +157,12 @@ impl Timer {
             heap.sleeping = true;
             heap.wake_at = next;
             heap = match next {
-                Some(at) => self.cond.wait_timeout(heap, at - now).unwrap_or_else(|e| e.into_inner()).0,
+                Some(at) => {
+                    self.cond
+                        .wait_timeout(heap, at - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
                 None => self.cond.wait(heap).unwrap_or_else(|e| e.into_inner()),
             };
             heap.sleeping = false;
@@ -165,7 +179,11 @@ impl TimerHandle {
     /// Cancels the timer. Returns true if it had not fired; false if its action already ran
     /// (completely: a cancel racing with the firing waits for it to finish).
     pub fn cancel(self) -> bool {
-        match self.0.state.compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire) {
+        match self
+            .0
+            .state
+            .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+        {
             Ok(_) => {
                 CANCELLED_COUNT.fetch_add(1, Ordering::Relaxed);
                 true
@@ -184,16 +202,24 @@ impl TimerHandle {
 /// Schedules `action` at `at`.
 pub fn add(at: Instant, action: Action) -> TimerHandle {
     let t = timer();
-    let entry = Arc::new(Entry { state: AtomicU8::new(PENDING), action });
+    let entry = Arc::new(Entry {
+        state: AtomicU8::new(PENDING),
+        action,
+    });
     let mut heap = t.lock();
     let cancelled = CANCELLED_COUNT.load(Ordering::Relaxed);
     if cancelled >= COMPACT_MIN && cancelled > heap.items.len() / 2 {
-        heap.items.retain(|item| item.entry.state.load(Ordering::Acquire) == PENDING);
+        heap.items
+            .retain(|item| item.entry.state.load(Ordering::Acquire) == PENDING);
         CANCELLED_COUNT.store(0, Ordering::Relaxed);
     }
     let seq = heap.next_seq;
     heap.next_seq += 1;
-    heap.items.push(Item { at, seq, entry: entry.clone() });
+    heap.items.push(Item {
+        at,
+        seq,
+        entry: entry.clone(),
+    });
     if heap.sleeping && heap.wake_at.is_none_or(|w| at < w) {
         heap.wake_at = Some(at);
         t.cond.notify_one();

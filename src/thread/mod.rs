@@ -56,7 +56,7 @@ impl Thread {
         self.ctx.name()
     }
 
-    /// Makes the thread's park token available, waking it if it is in [`park`].
+    /// Makes the thread's park token available, waking it if it is in [`park()`].
     pub fn unpark(&self) {
         self.ctx.unpark_user();
     }
@@ -64,13 +64,18 @@ impl Thread {
 
 impl fmt::Debug for Thread {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Thread").field("id", &self.id()).field("name", &self.name()).finish_non_exhaustive()
+        f.debug_struct("Thread")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .finish_non_exhaustive()
     }
 }
 
 /// The handle of the running green thread or OS thread.
 pub fn current() -> Thread {
-    Thread { ctx: context::current() }
+    Thread {
+        ctx: context::current(),
+    }
 }
 
 /// Blocks until the current thread's token is made available by [`Thread::unpark`].
@@ -81,7 +86,7 @@ pub fn park() {
     park_until(None);
 }
 
-/// Like [`park`], giving up after `dur`.
+/// Like [`park()`], giving up after `dur`.
 pub fn park_timeout(dur: Duration) {
     park_until(Instant::now().checked_add(dur));
 }
@@ -118,7 +123,9 @@ pub struct JoinHandle<T> {
 
 impl<T> JoinHandle<T> {
     fn new(greenlet: Greenlet<T>) -> Self {
-        let thread = Thread { ctx: greenlet.context().clone() };
+        let thread = Thread {
+            ctx: greenlet.context().clone(),
+        };
         JoinHandle { greenlet, thread }
     }
 
@@ -149,7 +156,9 @@ impl<T> JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("thread", &self.thread).finish_non_exhaustive()
+        f.debug_struct("JoinHandle")
+            .field("thread", &self.thread)
+            .finish_non_exhaustive()
     }
 }
 
@@ -167,12 +176,16 @@ impl Builder {
 
     /// Names the thread.
     pub fn name(self, name: String) -> Builder {
-        Builder { inner: self.inner.name(name) }
+        Builder {
+            inner: self.inner.name(name),
+        }
     }
 
     /// Stack size in bytes (rounded up to whole pages).
     pub fn stack_size(self, size: usize) -> Builder {
-        Builder { inner: self.inner.stack_size(size) }
+        Builder {
+            inner: self.inner.stack_size(size),
+        }
     }
 
     /// Spawns the thread.

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use greenshim_shim::context::{self, Interrupt, InterruptUnwind};
 
 use super::{Result, Thread};
-use crate::greenlet::{self, Greenlet};
 use crate::JoinError;
+use crate::greenlet::{self, Greenlet};
 
 struct ScopeData {
     children: Mutex<Vec<Greenlet<()>>>,
@@ -58,7 +58,12 @@ impl<T> ScopedJoinHandle<'_, T> {
     /// The panic payload.
     pub fn join(self) -> Result<T> {
         let outcome = self.greenlet.join();
-        let stored = self.packet.result.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let stored = self
+            .packet
+            .result
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         match (stored, outcome) {
             (Some(r), _) => r,
             (None, Err(e)) => Err(e.into_panic()),
@@ -88,7 +93,10 @@ where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
 {
     let scope = Scope {
-        data: Arc::new(ScopeData { children: Mutex::new(Vec::new()), a_thread_panicked: AtomicBool::new(false) }),
+        data: Arc::new(ScopeData {
+            children: Mutex::new(Vec::new()),
+            a_thread_panicked: AtomicBool::new(false),
+        }),
         scope: PhantomData,
         env: PhantomData,
     };
@@ -135,7 +143,10 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let packet = Arc::new(Packet { result: Mutex::new(None), scope: self.data.clone() });
+        let packet = Arc::new(Packet {
+            result: Mutex::new(None),
+            scope: self.data.clone(),
+        });
         let theirs = packet.clone();
         let main = move || {
             let r = panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
@@ -155,17 +166,25 @@ impl<'scope> Scope<'scope, '_> {
         let main: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(main) };
         let mut children = self.data.children.lock().unwrap_or_else(|e| e.into_inner());
         let greenlet = builder.spawn(main)?;
-        let thread = Thread { ctx: greenlet.context().clone() };
+        let thread = Thread {
+            ctx: greenlet.context().clone(),
+        };
         let handle_greenlet = greenlet.clone_handle();
         children.push(greenlet);
-        Ok(ScopedJoinHandle { greenlet: handle_greenlet, packet, thread, _scope: PhantomData })
+        Ok(ScopedJoinHandle {
+            greenlet: handle_greenlet,
+            packet,
+            thread,
+            _scope: PhantomData,
+        })
     }
 
     /// Waits for every scoped thread, including ones spawned while waiting.
     fn wait_all(&self) {
         let me = context::current();
         loop {
-            let batch = std::mem::take(&mut *self.data.children.lock().unwrap_or_else(|e| e.into_inner()));
+            let batch =
+                std::mem::take(&mut *self.data.children.lock().unwrap_or_else(|e| e.into_inner()));
             if batch.is_empty() {
                 return;
             }

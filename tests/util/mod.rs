@@ -8,8 +8,17 @@ use std::time::{Duration, Instant};
 /// before the first spawn in the binary; later calls with the same value are no-ops.
 pub fn workers(n: usize) {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| greenshim::runtime::Config::new().workers(n).apply().expect("configure runtime"));
-    assert_eq!(greenshim::runtime::settings().workers, n, "runtime started with another worker count");
+    ONCE.call_once(|| {
+        greenshim::runtime::Config::new()
+            .workers(n)
+            .apply()
+            .expect("configure runtime")
+    });
+    assert_eq!(
+        greenshim::runtime::settings().workers,
+        n,
+        "runtime started with another worker count"
+    );
 }
 
 /// Polls `cond` every millisecond until it holds, panicking after `limit` (a generous bound

@@ -1,0 +1,63 @@
+//! Command-line handling shared by the workload programs (BENCHMARKS.md).
+#![allow(dead_code)]
+
+/// Flags of a workload program: `--name value` pairs; `--bench` (added by `cargo bench`) is
+/// ignored.
+pub struct Args(Vec<(String, String)>);
+
+impl Args {
+    pub fn parse() -> Args {
+        let mut pairs = Vec::new();
+        let mut it = std::env::args().skip(1).filter(|a| a != "--bench");
+        while let Some(flag) = it.next() {
+            let Some(name) = flag.strip_prefix("--") else {
+                panic!("unexpected argument {flag:?}; flags look like --n 100000")
+            };
+            if name == "raise-map-count" {
+                pairs.push((name.to_owned(), "true".to_owned()));
+                continue;
+            }
+            let value = it
+                .next()
+                .unwrap_or_else(|| panic!("--{name} needs a value"));
+            pairs.push((name.to_owned(), value));
+        }
+        Args(pairs)
+    }
+
+    pub fn get<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| {
+                v.parse()
+                    .unwrap_or_else(|_| panic!("--{name} {v}: not a valid value"))
+            })
+            .unwrap_or(default)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == name)
+    }
+
+    /// Applies `--workers N` (0 = default) and starts the runtime, so start-up is not timed.
+    pub fn start_runtime(&self) -> greenshim::runtime::Settings {
+        let workers: usize = self.get("workers", 0);
+        let mut config = greenshim::runtime::Config::new().workers(workers);
+        if let Some(bytes) = self
+            .0
+            .iter()
+            .rev()
+            .find(|(n, _)| n == "stack-size")
+            .map(|(_, v)| v.clone())
+        {
+            config = config.stack_size(bytes.parse().expect("--stack-size bytes"));
+        }
+        if self.has("stack-pool") {
+            config = config.stack_pool(self.get("stack-pool", 1000));
+        }
+        config.apply().expect("configure runtime");
+        greenshim::runtime::start().expect("start runtime")
+    }
+}

@@ -1,0 +1,102 @@
+//! greenshim's demonstration: ten thousand blocking green threads on a couple of OS threads.
+//!
+//! Run with `cargo run --release --example demo`. No arguments; finishes in a few seconds.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use greenshim::{Builder, Timeout, joinall, sleep, spawn};
+
+const GREEN_THREADS: u64 = 10_000;
+const STEPS: u64 = 5;
+const STEP: Duration = Duration::from_millis(100);
+
+fn main() {
+    let settings = greenshim::runtime::start().expect("runtime");
+    println!(
+        "greenshim demo: {GREEN_THREADS} green threads, each blocking {STEPS} times for {STEP:?}, on {} worker OS thread(s)\n",
+        settings.workers
+    );
+
+    // 1. Ten thousand copies of plain blocking code.
+    let progress = Arc::new(AtomicU64::new(0));
+    let os_threads = Arc::new(Mutex::new(HashSet::new()));
+    let start = Instant::now();
+    let greenlets: Vec<_> = (0..GREEN_THREADS)
+        .map(|i| {
+            let (progress, os_threads) = (progress.clone(), os_threads.clone());
+            spawn(move || {
+                for _ in 0..STEPS {
+                    sleep(STEP); // blocking code: only this green thread waits
+                    progress.fetch_add(1, Ordering::Relaxed);
+                    // Which OS thread runs us right now (read and used with no park between).
+                    let id = format!("{:?}", std::thread::current().id());
+                    os_threads.lock().unwrap().insert(id);
+                }
+                i
+            })
+        })
+        .collect();
+    let watcher = std::thread::spawn({
+        let progress = progress.clone();
+        move || {
+            let total = GREEN_THREADS * STEPS;
+            loop {
+                let done = progress.load(Ordering::Relaxed);
+                println!(
+                    "  t={:>6.3}s  {done:>6}/{total} sleeps finished",
+                    start.elapsed().as_secs_f64()
+                );
+                if done == total {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
+    let sum: u64 = joinall(greenlets)
+        .into_iter()
+        .map(|r| r.expect("green thread failed"))
+        .sum();
+    let elapsed = start.elapsed();
+    watcher.join().unwrap();
+    assert_eq!(sum, GREEN_THREADS * (GREEN_THREADS - 1) / 2);
+    let sequential = STEP * (GREEN_THREADS * STEPS) as u32;
+    println!(
+        "\n{} sleeps of {STEP:?} took {:.2} s on {} OS thread(s) (one after another: {:.0} s, {:.0}x less)\n",
+        GREEN_THREADS * STEPS,
+        elapsed.as_secs_f64(),
+        os_threads.lock().unwrap().len(),
+        sequential.as_secs_f64(),
+        sequential.as_secs_f64() / elapsed.as_secs_f64(),
+    );
+
+    // 2. gevent's lifecycle: kill a blocked green thread, time out a blocking block.
+    let stuck = Builder::new()
+        .name("stuck")
+        .spawn(|| sleep(Duration::from_secs(3600)))
+        .expect("spawn");
+    sleep(Duration::from_millis(10));
+    let t = Instant::now();
+    stuck.kill();
+    let outcome = stuck.join();
+    println!(
+        "kill:    a green thread blocked for an hour was killed in {:?}: {:?}",
+        t.elapsed(),
+        outcome.err()
+    );
+    let t = Instant::now();
+    let r = Timeout::new(Duration::from_millis(50)).run(|| sleep(Duration::from_secs(3600)));
+    println!(
+        "timeout: a blocking call under a 50 ms Timeout returned {:?} after {:?}",
+        r.err(),
+        t.elapsed()
+    );
+    let panicked = spawn(|| -> u8 { panic!("contained") }).join();
+    println!(
+        "panic:   a panicking green thread is joined as {:?}; the program goes on",
+        panicked.err()
+    );
+}
