@@ -231,8 +231,3 @@ pub fn add(at: Instant, action: Action) -> TimerHandle {
 pub fn fired_count() -> u64 {
     FIRED_COUNT.load(Ordering::Relaxed)
 }
-
-/// Number of timers waiting in the heap (cancelled ones not yet dropped included).
-pub fn queued() -> usize {
-    timer().lock().items.len()
-}
