@@ -225,7 +225,7 @@ thread_local! {
     static THREAD_CONTEXT: Arc<Context> = {
         let t = std::thread::current();
         let ctx = Context::new(t.name().map(str::to_owned), None, false);
-        ctx.waker.set(Waker::Thread(t)).ok();
+        ctx.waker.set(Waker::current_thread()).ok();
         Arc::new(ctx)
     };
     static SILENCE_SPAWN_PANICS: Cell<bool> = const { Cell::new(false) };

@@ -12,8 +12,16 @@
 //! - [`timer`]: greenshim's own timer thread. Deadlines wake green threads by queueing them on a
 //!   worker, never by running them on the timer thread (may's own timer does the latter, which
 //!   lets one CPU-heavy green thread delay every other timer).
-//! - [`dispatch`]: delivers the timer's wake-ups through the first idle worker, so a busy
-//!   worker cannot strand them.
+//! - [`reactor`]: one epoll and one reactor green thread per worker; how green threads wait
+//!   for fds, any number per fd, with deadlines and interrupts.
+//! - [`fdtable`]: per-fd state shared by every layer: waiters per direction, the user's blocking
+//!   intent and timeouts, registration, generation.
+//! - [`io`]: the one retry loop (try the syscall, wait on `WouldBlock`, retry) and the plain
+//!   thread fallback (`poll(2)`).
+//! - [`dispatch`]: delivers wake-ups from non-worker threads (timer, offload pool) through the
+//!   first idle worker, so a busy worker cannot strand them.
+//! - [`dns`]: the `getaddrinfo` interposer that runs a green thread's lookups off the worker.
+//! - [`offload`]: the elastic thread pool for work the kernel cannot make non-blocking.
 //! - [`sys`]: the only code here that calls libc.
 //!
 //! Users want the `greenshim` crate; this one is its engine room.
@@ -21,7 +29,12 @@
 
 pub mod context;
 pub mod dispatch;
+pub mod dns;
+pub mod fdtable;
+pub mod io;
+pub mod offload;
 pub mod park;
+pub mod reactor;
 pub mod runtime;
 pub mod sys;
 pub mod timer;

@@ -11,10 +11,13 @@
 //! Wake-ups may be spurious (a stale unpark, a timer that fired as the waiter woke anyway):
 //! callers loop on their own condition; [`wait_until`] is that loop.
 
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::context::{self, Context, Interrupt};
+use crate::sys::EventFd;
 use crate::timer;
 
 /// Wakes one parked green thread or OS thread. Cheap to clone.
@@ -23,7 +26,34 @@ pub enum Waker {
     /// A green thread.
     Green(may::coroutine::Coroutine),
     /// A plain OS thread.
-    Thread(std::thread::Thread),
+    Thread(Arc<ThreadWaker>),
+}
+
+/// What wakes a plain OS thread: `Thread::unpark` for [`park`], plus an eventfd for a thread
+/// blocked in `poll(2)` on an fd (created the first time the thread waits on an fd).
+#[derive(Debug)]
+pub struct ThreadWaker {
+    thread: std::thread::Thread,
+    poll_wake: OnceLock<EventFd>,
+}
+
+impl ThreadWaker {
+    /// The eventfd that [`Waker::wake`] signals, for a `poll(2)` that must also return when the
+    /// thread is woken (an interrupt, or the fd being closed by greenshim).
+    pub fn poll_wake_fd(&self) -> io::Result<&EventFd> {
+        if let Some(fd) = self.poll_wake.get() {
+            return Ok(fd);
+        }
+        let fd = EventFd::new()?;
+        Ok(self.poll_wake.get_or_init(|| fd))
+    }
+}
+
+thread_local! {
+    static THREAD_WAKER: Arc<ThreadWaker> = Arc::new(ThreadWaker {
+        thread: std::thread::current(),
+        poll_wake: OnceLock::new(),
+    });
 }
 
 impl Waker {
@@ -32,7 +62,7 @@ impl Waker {
         if context::on_green_thread() {
             Self::current_green()
         } else {
-            Waker::Thread(std::thread::current())
+            Self::current_thread()
         }
     }
 
@@ -40,13 +70,28 @@ impl Waker {
         Waker::Green(may::coroutine::current())
     }
 
+    pub(crate) fn current_thread() -> Waker {
+        Waker::Thread(THREAD_WAKER.with(Arc::clone))
+    }
+
     /// Wakes the target. Waking a target that is not parked makes its next park return at once.
-    /// From a worker thread, the woken green thread joins that worker's queue; from any other
-    /// thread it is queued on a worker round robin (it never runs on the caller's thread).
+    /// From a green thread, the woken green thread joins that worker's queue; from any other
+    /// thread it goes through the dispatcher, which hands it to the first idle worker (it never
+    /// runs on the caller's thread).
     pub fn wake(&self) {
         match self {
-            Waker::Green(co) => co.unpark(),
-            Waker::Thread(t) => t.unpark(),
+            Waker::Green(co) if context::on_green_thread() => co.unpark(),
+            Waker::Green(co) => crate::dispatch::wake_green(co.clone()),
+            Waker::Thread(t) => t.wake(),
+        }
+    }
+}
+
+impl ThreadWaker {
+    fn wake(&self) {
+        self.thread.unpark();
+        if let Some(fd) = self.poll_wake.get() {
+            fd.notify();
         }
     }
 }

@@ -251,7 +251,8 @@ fn start_with(env: Config) -> Settings {
             .set_worker_pin(s.pin);
         STACK_BUDGET.store(stack_budget(), Ordering::Relaxed);
         crate::context::install_panic_filter();
-        crate::dispatch::start(s.workers);
+        crate::reactor::start(s.workers);
+        crate::dns::resolve_real();
         s
     })
 }

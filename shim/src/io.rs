@@ -1,0 +1,262 @@
+//! The one retry loop: try the non-blocking syscall; on `WouldBlock`, wait for the fd; retry.
+//!
+//! Every blocking fd operation of greenshim (the `net` mirror now, the hooks later) is an
+//! `op` closure run by [`do_io`] or [`write_all`]. The loop adopts the fd (see
+//! [`crate::fdtable`]), honours the user's non-blocking mode and timeouts, and waits:
+//!
+//! - on a green thread, with a waker queued on the fd's direction and the park primitive, so
+//!   deadlines, kill and `Timeout` work as for every other park;
+//! - on a plain OS thread, in `poll(2)` on the fd plus the thread's wake eventfd, so a
+//!   `Timeout` or a release of the fd wakes it too.
+//!
+//! An operation that does not block costs the syscall and a few atomic loads, nothing more.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::context::{self, Context, Interrupt};
+use crate::fdtable::{self, Desc, Entry, Interest};
+use crate::park::{self, Waker, Wakeup};
+use crate::reactor;
+use crate::sys::{self, PollFor};
+
+/// How a wait for an fd ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waited {
+    /// Something happened on the fd (possibly spuriously): retry the operation.
+    Ready,
+    /// The deadline passed.
+    TimedOut,
+}
+
+/// The error of a read or write whose timeout passed: `EAGAIN`, as the kernel reports an
+/// expired `SO_RCVTIMEO`/`SO_SNDTIMEO` (kind `WouldBlock`, like std).
+pub fn timed_out() -> io::Error {
+    io::Error::from_raw_os_error(libc::EAGAIN)
+}
+
+/// The error of an operation on an fd that greenshim released while it waited.
+pub fn closed() -> io::Error {
+    io::Error::from_raw_os_error(libc::EBADF)
+}
+
+/// Turns a pending interrupt into an unwind; when the stack is already unwinding (a blocking
+/// call in a destructor of a killed green thread) it returns an error instead.
+pub fn interrupted(i: Interrupt) -> io::Error {
+    i.raise();
+    let what = match i {
+        Interrupt::Kill => "the green thread is being killed",
+        Interrupt::Timeout(_) => "a greenshim Timeout expired",
+    };
+    io::Error::other(format!("wait abandoned: {what}"))
+}
+
+/// The adopted entry and description of `fd`.
+fn adopted(fd: RawFd) -> io::Result<(&'static Entry, &'static Desc)> {
+    if let Some(e) = fdtable::lookup(fd)
+        && let Some(d) = e.desc()
+    {
+        return Ok((e, d));
+    }
+    fdtable::adopt(fd)
+}
+
+/// Runs `op` until it does not fail with `WouldBlock`, waiting for `interest` on `fd` in
+/// between, unless the user made the fd non-blocking. A timeout set on the fd for `interest`
+/// bounds the wait; when it passes the result is `EAGAIN`.
+pub fn do_io<T>(
+    fd: RawFd,
+    interest: Interest,
+    mut op: impl FnMut() -> io::Result<T>,
+) -> io::Result<T> {
+    let (e, d) = adopted(fd)?;
+    let side = e.side(interest);
+    let generation = e.generation();
+    let mut deadline: Option<Option<Instant>> = None;
+    loop {
+        let tick = side.tick();
+        match op() {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                if d.nonblocking() {
+                    return Err(err);
+                }
+                let at = *deadline.get_or_insert_with(|| deadline_in(d, interest));
+                if wait(fd, e, generation, interest, tick, at)? == Waited::TimedOut {
+                    return Err(timed_out());
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A blocking-mode write: runs `op(written_so_far)` until `len` bytes are written, as the
+/// kernel's blocking `send` queues every byte. Returns the bytes written; a timeout or an error
+/// after some bytes went out returns the partial count, as the kernel does.
+pub fn write_all(
+    fd: RawFd,
+    len: usize,
+    mut op: impl FnMut(usize) -> io::Result<usize>,
+) -> io::Result<usize> {
+    let (e, d) = adopted(fd)?;
+    let side = e.side(Interest::Write);
+    let generation = e.generation();
+    let mut deadline: Option<Option<Instant>> = None;
+    let mut done = 0;
+    loop {
+        let tick = side.tick();
+        match op(done) {
+            Ok(n) => {
+                done += n;
+                if done >= len || n == 0 || d.nonblocking() {
+                    return Ok(done);
+                }
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock && !d.nonblocking() => {
+                let at = *deadline.get_or_insert_with(|| deadline_in(d, Interest::Write));
+                match wait(fd, e, generation, Interest::Write, tick, at) {
+                    Ok(Waited::Ready) => {}
+                    Ok(Waited::TimedOut) if done > 0 => return Ok(done),
+                    Ok(Waited::TimedOut) => return Err(timed_out()),
+                    Err(_) if done > 0 => return Ok(done),
+                    Err(err) => return Err(err),
+                }
+            }
+            Err(_) if done > 0 => return Ok(done),
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+fn deadline_in(d: &Desc, interest: Interest) -> Option<Instant> {
+    d.timeout(interest).map(|t| Instant::now() + t)
+}
+
+/// Waits until `fd` is ready for `interest` (checked with a zero-timeout `poll(2)`), the
+/// deadline passes, or the fd is released. For operations whose completion is signalled by
+/// readiness rather than retried (a non-blocking `connect`).
+pub fn wait_ready(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Result<Waited> {
+    let (e, _) = adopted(fd)?;
+    let generation = e.generation();
+    let side = e.side(interest);
+    loop {
+        let tick = side.tick();
+        if sys::poll(
+            fd,
+            poll_for(interest),
+            None,
+            Some(std::time::Duration::ZERO),
+        )? != 0
+        {
+            return Ok(Waited::Ready);
+        }
+        if wait(fd, e, generation, interest, tick, deadline)? == Waited::TimedOut {
+            return Ok(Waited::TimedOut);
+        }
+    }
+}
+
+fn poll_for(interest: Interest) -> PollFor {
+    match interest {
+        Interest::Read => PollFor::Read,
+        Interest::Write => PollFor::Write,
+    }
+}
+
+/// Waits once for an event on `fd` in direction `interest` that is newer than `tick` (read
+/// before the failed attempt), or until `deadline`.
+///
+/// # Errors
+/// `EBADF` if the fd was released meanwhile (`generation` moved), registration errors, and
+/// interrupts (raised as an unwind unless already unwinding).
+pub fn wait(
+    fd: RawFd,
+    e: &Entry,
+    generation: u32,
+    interest: Interest,
+    tick: u64,
+    deadline: Option<Instant>,
+) -> io::Result<Waited> {
+    let ctx = context::current();
+    let waited = match ctx.waker() {
+        Some(w @ Waker::Green(_)) if ctx.is_green() => {
+            reactor::register(fd, e)?;
+            park_green(&ctx, w, e.side(interest), tick, deadline)?
+        }
+        Some(Waker::Thread(tw)) => {
+            let tw = tw.clone();
+            poll_thread(&ctx, &tw, fd, e, generation, interest, tick, deadline)?
+        }
+        _ => return Err(io::Error::other("greenshim: waiting context has no waker")),
+    };
+    if e.generation() != generation {
+        return Err(closed());
+    }
+    Ok(waited)
+}
+
+fn park_green(
+    ctx: &Context,
+    w: &Waker,
+    side: &fdtable::Side,
+    tick: u64,
+    deadline: Option<Instant>,
+) -> io::Result<Waited> {
+    let token = ctx.id();
+    if !side.enqueue(tick, token, w) {
+        return Ok(Waited::Ready);
+    }
+    let r = park::park_in(ctx, deadline);
+    if r != Ok(Wakeup::Unparked) {
+        side.dequeue(token);
+    }
+    match r {
+        Ok(Wakeup::Unparked) => Ok(Waited::Ready),
+        Ok(Wakeup::TimedOut) => Ok(Waited::TimedOut),
+        Err(i) => Err(interrupted(i)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn poll_thread(
+    ctx: &Context,
+    tw: &Arc<park::ThreadWaker>,
+    fd: RawFd,
+    e: &Entry,
+    generation: u32,
+    interest: Interest,
+    tick: u64,
+    deadline: Option<Instant>,
+) -> io::Result<Waited> {
+    let wake = tw.poll_wake_fd()?;
+    let side = e.side(interest);
+    let token = ctx.id();
+    // Queued so that a release of the fd wakes this thread through its eventfd.
+    if !side.enqueue(tick, token, &Waker::Thread(tw.clone())) {
+        return Ok(Waited::Ready);
+    }
+    let result = loop {
+        if let Some(i) = ctx.pending() {
+            break Err(interrupted(i));
+        }
+        if e.generation() != generation {
+            break Ok(Waited::Ready);
+        }
+        let timeout = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => break Ok(Waited::TimedOut),
+            },
+            None => None,
+        };
+        match sys::poll(fd, poll_for(interest), Some(wake.as_raw_fd()), timeout) {
+            Ok(0) => wake.drain(),
+            Ok(_) => break Ok(Waited::Ready),
+            Err(err) => break Err(err),
+        }
+    };
+    side.dequeue(token);
+    result
+}

@@ -1,0 +1,171 @@
+//! The only code in greenshim that calls libc: system facts (the kernel's memory-mapping limit
+//! and the process's mapping count, which bound how many stacks can be alive), eventfds,
+//! [`epoll`], [`poll`] and the socket calls of [`socket`]. Every call returns `io::Result`
+//! through [`cvt`] / [`cvt_r`].
+
+pub mod epoll;
+pub mod socket;
+
+use std::fs;
+use std::io;
+use std::os::fd::RawFd;
+
+/// Where the kernel publishes the per-process mapping limit.
+pub const MAX_MAP_COUNT_PATH: &str = "/proc/sys/vm/max_map_count";
+
+/// The kernel's per-process limit on memory mappings (`vm.max_map_count`).
+pub fn max_map_count() -> io::Result<usize> {
+    let text = fs::read_to_string(MAX_MAP_COUNT_PATH)?;
+    text.trim().parse().map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{MAX_MAP_COUNT_PATH}: {e}"),
+        )
+    })
+}
+
+/// Number of memory mappings this process has now (lines of `/proc/self/maps`).
+pub fn current_map_count() -> io::Result<usize> {
+    let text = fs::read("/proc/self/maps")?;
+    Ok(text.iter().filter(|&&b| b == b'\n').count())
+}
+
+/// Raises `vm.max_map_count` to at least `wanted` (needs root). Returns the value in force after
+/// the call.
+pub fn raise_max_map_count(wanted: usize) -> io::Result<usize> {
+    let now = max_map_count()?;
+    if now >= wanted {
+        return Ok(now);
+    }
+    fs::write(MAX_MAP_COUNT_PATH, format!("{wanted}\n"))?;
+    max_map_count()
+}
+
+/// Converts a libc return value: `-1` becomes the thread's last OS error.
+pub fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// [`cvt`] for calls returning `ssize_t`.
+pub fn cvt_size(ret: isize) -> io::Result<usize> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// Calls `f` until it fails with something other than `EINTR`.
+pub fn cvt_r(mut f: impl FnMut() -> libc::c_int) -> io::Result<libc::c_int> {
+    loop {
+        match cvt(f()) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
+/// Sets or clears `O_NONBLOCK` on the open file description of `fd` (one `ioctl(FIONBIO)`, as
+/// std's `set_nonblocking` does).
+pub fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
+    let mut v = libc::c_int::from(on);
+    // SAFETY: FIONBIO reads one c_int through the pointer, which points at a live local.
+    cvt(unsafe { libc::ioctl(fd, libc::FIONBIO, &raw mut v) }).map(drop)
+}
+
+/// Whether `O_NONBLOCK` is set on the open file description of `fd`.
+pub fn is_nonblocking(fd: RawFd) -> io::Result<bool> {
+    // SAFETY: F_GETFL takes no pointer argument.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    Ok(flags & libc::O_NONBLOCK != 0)
+}
+
+/// What [`poll`] waits for on the user's fd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollFor {
+    /// `POLLIN`.
+    Read,
+    /// `POLLOUT`.
+    Write,
+}
+
+/// Blocks the calling OS thread in `poll(2)` until `fd` is ready for `what`, `wake` (an eventfd)
+/// is readable, or `timeout` passes (`None` waits forever). `EINTR` counts as a wake-up: the
+/// caller re-checks its state and polls again. Returns the revents of `fd`.
+pub fn poll(
+    fd: RawFd,
+    what: PollFor,
+    wake: Option<RawFd>,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<i16> {
+    let events = match what {
+        PollFor::Read => libc::POLLIN,
+        PollFor::Write => libc::POLLOUT,
+    };
+    let mut fds = [
+        libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: wake.unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let ms = timeout.map_or(-1, |t| {
+        // Round up so that a short timeout never turns into a busy loop of zero-length polls.
+        let ms = t.as_nanos().div_ceil(1_000_000);
+        libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+    });
+    // SAFETY: `fds` is a live array of two pollfd; the count passed matches it.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+    match cvt(r) {
+        Ok(_) => Ok(fds[0].revents),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// An owned, non-blocking, close-on-exec eventfd.
+#[derive(Debug)]
+pub struct EventFd(std::os::fd::OwnedFd);
+
+impl EventFd {
+    /// Creates an eventfd with a zero counter.
+    pub fn new() -> io::Result<Self> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: eventfd takes no pointers; the flags are valid constants.
+        let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
+        // SAFETY: `fd` was just returned by eventfd and is owned by nobody else.
+        Ok(EventFd(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Adds one to the counter, making the fd readable.
+    pub fn notify(&self) {
+        use std::os::fd::AsRawFd;
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to an fd this value owns. A failure (counter
+        // overflow, EAGAIN) leaves the fd readable, which is all a notification needs.
+        unsafe { libc::write(self.0.as_raw_fd(), (&raw const one).cast(), 8) };
+    }
+
+    /// Resets the counter to zero (non-blocking).
+    pub fn drain(&self) {
+        use std::os::fd::AsRawFd;
+        let mut value: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a live u64; EAGAIN (already zero) is fine.
+        unsafe { libc::read(self.0.as_raw_fd(), (&raw mut value).cast(), 8) };
+    }
+}
+
+impl std::os::fd::AsRawFd for EventFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.0)
+    }
+}

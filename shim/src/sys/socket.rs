@@ -1,0 +1,239 @@
+//! Socket calls that std does not expose in the shape greenshim needs: creating sockets
+//! already non-blocking, a connect that may return `EINPROGRESS`, `accept4` with
+//! `SOCK_NONBLOCK`, and the socket options behind timeouts and pending errors.
+
+use std::io;
+use std::mem::{self, MaybeUninit};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use super::{cvt, cvt_r};
+
+/// A socket address in the kernel's layout.
+pub struct RawAddr {
+    storage: libc::sockaddr_storage,
+    len: libc::socklen_t,
+}
+
+impl RawAddr {
+    /// The kernel layout of an IP socket address.
+    pub fn from_ip(addr: &SocketAddr) -> RawAddr {
+        // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+        let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+        let len = match addr {
+            SocketAddr::V4(a) => {
+                let sin = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: a.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(a.ip().octets()),
+                    },
+                    sin_zero: [0; 8],
+                };
+                // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+                unsafe { (&raw mut storage).cast::<libc::sockaddr_in>().write(sin) };
+                mem::size_of::<libc::sockaddr_in>()
+            }
+            SocketAddr::V6(a) => {
+                let sin6 = libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: a.port().to_be(),
+                    sin6_flowinfo: a.flowinfo(),
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.ip().octets(),
+                    },
+                    sin6_scope_id: a.scope_id(),
+                };
+                // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+                unsafe { (&raw mut storage).cast::<libc::sockaddr_in6>().write(sin6) };
+                mem::size_of::<libc::sockaddr_in6>()
+            }
+        };
+        RawAddr {
+            storage,
+            len: len as libc::socklen_t,
+        }
+    }
+
+    /// The kernel layout of a Unix socket address: a path, or (with `abstract_name`) a name in
+    /// Linux's abstract namespace.
+    pub fn from_unix(bytes: &[u8], abstract_name: bool) -> io::Result<RawAddr> {
+        // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+        let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+        // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_un.
+        let sun = unsafe { &mut *(&raw mut storage).cast::<libc::sockaddr_un>() };
+        sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        let offset = mem::offset_of!(libc::sockaddr_un, sun_path);
+        let start = usize::from(abstract_name);
+        if !abstract_name && bytes.contains(&0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "paths must not contain interior null bytes",
+            ));
+        }
+        // A path needs room for its terminating NUL; an abstract name has a leading NUL instead.
+        if start + bytes.len() >= sun.sun_path.len() + usize::from(abstract_name) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "path must be shorter than SUN_LEN",
+            ));
+        }
+        for (dst, &b) in sun.sun_path[start..].iter_mut().zip(bytes) {
+            *dst = b as libc::c_char;
+        }
+        let len = if abstract_name {
+            offset + 1 + bytes.len()
+        } else if bytes.is_empty() {
+            offset
+        } else {
+            offset + bytes.len() + 1
+        };
+        Ok(RawAddr {
+            storage,
+            len: len as libc::socklen_t,
+        })
+    }
+
+    fn as_ptr(&self) -> *const libc::sockaddr {
+        (&raw const self.storage).cast()
+    }
+}
+
+/// Converts a kernel socket address of family `AF_INET`/`AF_INET6` to std's type.
+fn to_ip(storage: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
+    match libc::c_int::from(storage.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let sin =
+                unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+            Ok(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let sin6 = unsafe {
+                &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            Ok(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "invalid argument: not an IP socket address",
+        )),
+    }
+}
+
+/// A new socket of `family` and `ty`, already non-blocking and close-on-exec.
+pub fn socket(family: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: socket takes no pointers.
+    let fd =
+        cvt(unsafe { libc::socket(family, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: `fd` was just returned by socket and belongs to nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The address family of an IP socket address.
+pub fn family_of(addr: &SocketAddr) -> libc::c_int {
+    match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    }
+}
+
+/// Starts a connect. On a non-blocking socket `EINPROGRESS` (TCP) or `EAGAIN` (a full Unix
+/// listener backlog) comes back as an error for the caller to wait on.
+pub fn connect(fd: RawFd, addr: &RawAddr) -> io::Result<()> {
+    // SAFETY: `addr` holds `len` initialized bytes of a socket address.
+    cvt_r(|| unsafe { libc::connect(fd, addr.as_ptr(), addr.len) }).map(drop)
+}
+
+/// Accepts one connection on a listening IP socket; the new socket is non-blocking and
+/// close-on-exec.
+pub fn accept_ip(fd: RawFd) -> io::Result<(OwnedFd, SocketAddr)> {
+    let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: `storage` is writable for `len` bytes and `len` is a live socklen_t.
+    let new =
+        cvt_r(|| unsafe { libc::accept4(fd, storage.as_mut_ptr().cast(), &raw mut len, flags) })?;
+    // SAFETY: `new` was just returned by accept4 and belongs to nobody else.
+    let owned = unsafe { OwnedFd::from_raw_fd(new) };
+    // SAFETY: zero-initialized, then filled by the kernel; every bit pattern is valid.
+    let storage = unsafe { storage.assume_init() };
+    Ok((owned, to_ip(&storage)?))
+}
+
+fn getsockopt<T: Copy>(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<T> {
+    let mut value = MaybeUninit::<T>::zeroed();
+    let mut len = mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value` is writable for `len` bytes; `len` is a live socklen_t.
+    cvt(unsafe { libc::getsockopt(fd, level, name, value.as_mut_ptr().cast(), &raw mut len) })?;
+    // SAFETY: zero-initialized and then (partly) written by the kernel; `T` is a plain C type.
+    Ok(unsafe { value.assume_init() })
+}
+
+/// The pending socket error (`SO_ERROR`), cleared by reading it.
+pub fn take_error(fd: RawFd) -> io::Result<Option<io::Error>> {
+    let e: libc::c_int = getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR)?;
+    Ok((e != 0).then(|| io::Error::from_raw_os_error(e)))
+}
+
+/// Which kernel timeout to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutOpt {
+    /// `SO_RCVTIMEO`.
+    Receive,
+    /// `SO_SNDTIMEO`.
+    Send,
+}
+
+/// The socket's `SO_RCVTIMEO`/`SO_SNDTIMEO` (`None` when unset). `Ok(None)` too for an fd that
+/// is not a socket.
+pub fn timeout(fd: RawFd, which: TimeoutOpt) -> io::Result<Option<Duration>> {
+    let name = match which {
+        TimeoutOpt::Receive => libc::SO_RCVTIMEO,
+        TimeoutOpt::Send => libc::SO_SNDTIMEO,
+    };
+    match getsockopt::<libc::timeval>(fd, libc::SOL_SOCKET, name) {
+        Ok(tv) if tv.tv_sec == 0 && tv.tv_usec == 0 => Ok(None),
+        Ok(tv) => Ok(Some(
+            Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64),
+        )),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSOCK) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_addresses_round_trip_through_the_kernel_layout() {
+        for text in ["127.0.0.1:8080", "[::1]:443", "[fe80::1%3]:1"] {
+            let addr: SocketAddr = text.parse().unwrap();
+            let raw = RawAddr::from_ip(&addr);
+            assert_eq!(to_ip(&raw.storage).unwrap(), addr);
+        }
+    }
+
+    #[test]
+    fn unix_paths_are_checked_like_std() {
+        assert!(RawAddr::from_unix(b"/tmp/x", false).is_ok());
+        let long = vec![b'a'; 108];
+        let e = RawAddr::from_unix(&long, false).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let e = RawAddr::from_unix(b"a\0b", false).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(RawAddr::from_unix(&long[..107], true).is_ok());
+    }
+}
