@@ -57,6 +57,8 @@
 mod greenlet;
 mod joinall;
 pub mod local;
+pub mod net;
+pub mod os;
 pub mod runtime;
 pub mod thread;
 pub mod time;

@@ -149,11 +149,31 @@ pub fn family_of(addr: &SocketAddr) -> libc::c_int {
     }
 }
 
-/// Starts a connect. On a non-blocking socket `EINPROGRESS` (TCP) or `EAGAIN` (a full Unix
-/// listener backlog) comes back as an error for the caller to wait on.
-pub fn connect(fd: RawFd, addr: &RawAddr) -> io::Result<()> {
+/// Starts a connect on a non-blocking socket. `Ok(true)`: connected; `Ok(false)`: in progress
+/// (`EINPROGRESS`, TCP), wait for writability. A full Unix listener backlog is an `EAGAIN`
+/// error (see [`is_backlog_full`]).
+pub fn connect(fd: RawFd, addr: &RawAddr) -> io::Result<bool> {
     // SAFETY: `addr` holds `len` initialized bytes of a socket address.
-    cvt_r(|| unsafe { libc::connect(fd, addr.as_ptr(), addr.len) }).map(drop)
+    match cvt_r(|| unsafe { libc::connect(fd, addr.as_ptr(), addr.len) }) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a Unix-socket connect failed because the listener's backlog is full (`EAGAIN`).
+pub fn is_backlog_full(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EAGAIN)
+}
+
+/// A new non-blocking TCP socket for connecting to `addr`.
+pub fn tcp_socket_for(addr: &SocketAddr) -> io::Result<OwnedFd> {
+    socket(family_of(addr), libc::SOCK_STREAM)
+}
+
+/// A new non-blocking Unix stream socket.
+pub fn unix_stream_socket() -> io::Result<OwnedFd> {
+    socket(libc::AF_UNIX, libc::SOCK_STREAM)
 }
 
 /// Accepts one connection on a listening IP socket; the new socket is non-blocking and

@@ -1,0 +1,224 @@
+//! The wrapper every socket mirror is built on: a std socket whose fd greenshim may adopt,
+//! released from the fd table before it is closed or handed back to std.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+
+use greenshim_shim::fdtable::{self, Interest};
+use greenshim_shim::io as fdio;
+
+/// A std socket plus greenshim's bookkeeping. `Drop` releases the fd from the fd table (waking
+/// any waiter and leaving the reactor) before std's `Drop` closes it.
+pub(crate) struct Managed<T: AsRawFd> {
+    inner: Option<T>,
+}
+
+impl<T: AsRawFd> Managed<T> {
+    pub(crate) fn new(inner: T) -> Self {
+        Managed { inner: Some(inner) }
+    }
+
+    pub(crate) fn get(&self) -> &T {
+        self.inner.as_ref().expect("present until into_inner consumes the wrapper")
+    }
+
+    pub(crate) fn fd(&self) -> RawFd {
+        self.get().as_raw_fd()
+    }
+
+    /// Hands the socket back to code that knows nothing of greenshim, in the blocking mode the
+    /// user chose.
+    pub(crate) fn into_inner(mut self) -> T {
+        let inner = self.inner.take().expect("present until into_inner consumes the wrapper");
+        fdtable::release(inner.as_raw_fd(), true);
+        inner
+    }
+
+    /// Runs `op` with greenshim's retry loop: waits for `interest` whenever it would block.
+    pub(crate) fn io<R>(&self, interest: Interest, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        let mut op = op;
+        let inner = self.get();
+        fdio::do_io(inner.as_raw_fd(), interest, || op(inner))
+    }
+
+    /// A blocking-mode write of `len` bytes: `op(offset)` until every byte is queued.
+    pub(crate) fn write_all(
+        &self,
+        len: usize,
+        mut op: impl FnMut(&T, usize) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let inner = self.get();
+        fdio::write_all(inner.as_raw_fd(), len, |off| op(inner, off))
+    }
+
+    /// The user's `set_nonblocking`: recorded in the fd table (the kernel fd of an adopted
+    /// socket stays non-blocking).
+    pub(crate) fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        let (_, desc) = fdtable::adopt(self.fd())?;
+        desc.set_nonblocking(on);
+        Ok(())
+    }
+
+    /// Records a timeout that std's setter has already validated and stored in the kernel.
+    pub(crate) fn note_timeout(&self, interest: Interest, timeout: Option<std::time::Duration>) {
+        if let Some(desc) = fdtable::lookup(self.fd()).and_then(|e| e.desc()) {
+            desc.set_timeout(interest, timeout);
+        }
+    }
+
+    /// Clones the socket (`dup`) with std's `try_clone`; the clone shares the blocking mode and
+    /// timeouts, as std documents.
+    pub(crate) fn try_clone(&self, clone: impl FnOnce(&T) -> io::Result<T>) -> io::Result<Self> {
+        fdtable::adopt(self.fd())?;
+        let new = Managed::new(clone(self.get())?);
+        fdtable::share(self.fd(), new.fd())?;
+        Ok(new)
+    }
+}
+
+impl<T: AsRawFd> Drop for Managed<T> {
+    fn drop(&mut self) {
+        if let Some(inner) = &self.inner {
+            fdtable::release(inner.as_raw_fd(), false);
+        }
+    }
+}
+
+/// The trait impls every socket mirror shares with its std counterpart: fd traits, `From`
+/// both ways, `Debug`.
+macro_rules! socket_impls {
+    ($ty:ident, $std:path) => {
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.0.fd()
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.0.get().as_fd()
+            }
+        }
+
+        impl std::os::fd::FromRawFd for $ty {
+            unsafe fn from_raw_fd(fd: std::os::fd::RawFd) -> Self {
+                // SAFETY: the caller hands over ownership of an open socket fd, as
+                // `FromRawFd` requires.
+                Self::from(unsafe { <$std>::from_raw_fd(fd) })
+            }
+        }
+
+        impl std::os::fd::IntoRawFd for $ty {
+            fn into_raw_fd(self) -> std::os::fd::RawFd {
+                self.0.into_inner().into_raw_fd()
+            }
+        }
+
+        impl From<std::os::fd::OwnedFd> for $ty {
+            fn from(fd: std::os::fd::OwnedFd) -> Self {
+                Self::from(<$std>::from(fd))
+            }
+        }
+
+        impl From<$ty> for std::os::fd::OwnedFd {
+            fn from(s: $ty) -> Self {
+                s.0.into_inner().into()
+            }
+        }
+
+        impl From<$std> for $ty {
+            /// Wraps a std socket. Nothing changes in the kernel until a green thread waits on
+            /// it; its blocking mode and timeouts are read then.
+            fn from(s: $std) -> Self {
+                $ty(crate::net::managed::Managed::new(s))
+            }
+        }
+
+        impl From<$ty> for $std {
+            /// Hands the socket back to std, in the blocking mode the user chose.
+            fn from(s: $ty) -> Self {
+                s.0.into_inner()
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(self.0.get(), f)
+            }
+        }
+    };
+}
+
+/// `Read` and `Write` for a stream socket and for a shared reference to it, through the retry
+/// loop. Writes in blocking mode queue every byte before returning, as the kernel's blocking
+/// `send` does.
+macro_rules! stream_io {
+    ($ty:ident) => {
+        impl std::io::Read for &$ty {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.0.io(Interest::Read, |s| std::io::Read::read(&mut &*s, buf))
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.0.io(Interest::Read, |s| std::io::Read::read_vectored(&mut &*s, bufs))
+            }
+        }
+
+        impl std::io::Write for &$ty {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.write_all(buf.len(), |s, off| std::io::Write::write(&mut &*s, &buf[off..]))
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                let len = bufs.iter().map(|b| b.len()).sum();
+                let mut rest: Vec<std::io::IoSlice<'_>> = bufs.to_vec();
+                let mut advanced = 0;
+                self.0.write_all(len, |s, off| {
+                    let mut view = &mut rest[..];
+                    std::io::IoSlice::advance_slices(&mut view, off - advanced);
+                    advanced = off;
+                    let n = view.len();
+                    let start = rest.len() - n;
+                    rest.drain(..start);
+                    std::io::Write::write_vectored(&mut &*s, &rest)
+                })
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Read for $ty {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                (&*self).read(buf)
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                (&*self).read_vectored(bufs)
+            }
+        }
+
+        impl std::io::Write for $ty {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                (&*self).write(buf)
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                (&*self).write_vectored(bufs)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use {socket_impls, stream_io};

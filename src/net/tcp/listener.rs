@@ -1,0 +1,98 @@
+//! [`TcpListener`], the mirror of [`std::net::TcpListener`].
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+
+use greenshim_shim::fdtable::{self, Interest};
+use greenshim_shim::sys::socket as sock;
+
+use crate::net::resolve::resolve;
+use crate::net::{Managed, TcpStream, socket_impls};
+
+/// A TCP listening socket; mirrors [`std::net::TcpListener`].
+///
+/// Any number of green threads may `accept` on one listener at once.
+pub struct TcpListener(Managed<std::net::TcpListener>);
+
+socket_impls!(TcpListener, std::net::TcpListener);
+
+impl TcpListener {
+    /// Binds to `addr` (each resolved address in turn, as std); mirrors
+    /// [`std::net::TcpListener::bind`]. A busy port fails with `AddrInUse`; `SO_REUSEPORT` is
+    /// not set.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        let addrs = resolve(addr)?;
+        std::net::TcpListener::bind(&addrs[..]).map(TcpListener::from)
+    }
+
+    /// The local address; mirrors [`std::net::TcpListener::local_addr`].
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get().local_addr()
+    }
+
+    /// A second handle to the listener; mirrors [`std::net::TcpListener::try_clone`].
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
+        self.0.try_clone(std::net::TcpListener::try_clone).map(TcpListener)
+    }
+
+    /// Accepts a connection, parking the green thread until one arrives; mirrors
+    /// [`std::net::TcpListener::accept`]. Running out of fds (`EMFILE`) is returned as std
+    /// returns it, and the listener keeps working once fds are free again.
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let fd = self.0.fd();
+        let (new, peer) = self.0.io(Interest::Read, |_| sock::accept_ip(fd))?;
+        let raw = new.as_raw_fd();
+        let stream = TcpStream::from(std::net::TcpStream::from(new));
+        // accept4 made it non-blocking; the user's mode is blocking, as std's accept gives.
+        // Linux copies the listener's socket timeouts to the new socket.
+        let (read, write) = fdtable::lookup(fd)
+            .and_then(|e| e.desc())
+            .map_or((None, None), |d| (d.timeout(Interest::Read), d.timeout(Interest::Write)));
+        fdtable::adopt_new(raw, false, read, write)?;
+        Ok((stream, peer))
+    }
+
+    /// An endless iterator of accepted connections; mirrors
+    /// [`std::net::TcpListener::incoming`].
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// Sets `IP_TTL`; mirrors [`std::net::TcpListener::set_ttl`].
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.0.get().set_ttl(ttl)
+    }
+
+    /// Reads `IP_TTL`; mirrors [`std::net::TcpListener::ttl`].
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.0.get().ttl()
+    }
+
+    /// Takes the pending socket error; mirrors [`std::net::TcpListener::take_error`].
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.0.get().take_error()
+    }
+
+    /// Chooses non-blocking mode; mirrors [`std::net::TcpListener::set_nonblocking`]: `accept`
+    /// then fails with `WouldBlock` instead of parking.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.0.set_nonblocking(nonblocking)
+    }
+}
+
+/// Iterator over accepted connections; mirrors [`std::net::Incoming`].
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn next(&mut self) -> Option<io::Result<TcpStream>> {
+        Some(self.listener.accept().map(|(s, _)| s))
+    }
+}
+
+impl std::iter::FusedIterator for Incoming<'_> {}

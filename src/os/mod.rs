@@ -1,0 +1,3 @@
+//! Mirrors of `std::os` items: [`unix::net`].
+
+pub mod unix;

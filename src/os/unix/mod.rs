@@ -1,0 +1,3 @@
+//! Mirrors of `std::os::unix` items: [`net`].
+
+pub mod net;

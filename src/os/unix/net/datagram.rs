@@ -1,0 +1,138 @@
+//! [`UnixDatagram`], the mirror of [`std::os::unix::net::UnixDatagram`].
+
+use std::io;
+use std::net::Shutdown;
+use std::path::Path;
+use std::time::Duration;
+
+use greenshim_shim::fdtable::Interest;
+
+use super::SocketAddr;
+use crate::net::{Managed, socket_impls};
+
+/// A Unix datagram socket; mirrors [`std::os::unix::net::UnixDatagram`].
+pub struct UnixDatagram(Managed<std::os::unix::net::UnixDatagram>);
+
+socket_impls!(UnixDatagram, std::os::unix::net::UnixDatagram);
+
+impl UnixDatagram {
+    /// Binds to `path`; mirrors [`std::os::unix::net::UnixDatagram::bind`].
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
+        std::os::unix::net::UnixDatagram::bind(path).map(UnixDatagram::from)
+    }
+
+    /// Binds to `addr`; mirrors [`std::os::unix::net::UnixDatagram::bind_addr`].
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
+        std::os::unix::net::UnixDatagram::bind_addr(addr).map(UnixDatagram::from)
+    }
+
+    /// An unbound socket; mirrors [`std::os::unix::net::UnixDatagram::unbound`].
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        std::os::unix::net::UnixDatagram::unbound().map(UnixDatagram::from)
+    }
+
+    /// A connected pair; mirrors [`std::os::unix::net::UnixDatagram::pair`].
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = std::os::unix::net::UnixDatagram::pair()?;
+        Ok((a.into(), b.into()))
+    }
+
+    /// Connects to `path`; mirrors [`std::os::unix::net::UnixDatagram::connect`].
+    pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
+        self.0.get().connect(path)
+    }
+
+    /// Connects to `addr`; mirrors [`std::os::unix::net::UnixDatagram::connect_addr`].
+    pub fn connect_addr(&self, addr: &SocketAddr) -> io::Result<()> {
+        self.0.get().connect_addr(addr)
+    }
+
+    /// A second handle to the socket; mirrors [`std::os::unix::net::UnixDatagram::try_clone`].
+    pub fn try_clone(&self) -> io::Result<UnixDatagram> {
+        self.0.try_clone(std::os::unix::net::UnixDatagram::try_clone).map(UnixDatagram)
+    }
+
+    /// The local address; mirrors [`std::os::unix::net::UnixDatagram::local_addr`].
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get().local_addr()
+    }
+
+    /// The connected peer; mirrors [`std::os::unix::net::UnixDatagram::peer_addr`].
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get().peer_addr()
+    }
+
+    /// Receives a datagram and its sender, parking until one arrives; mirrors
+    /// [`std::os::unix::net::UnixDatagram::recv_from`].
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.0.io(Interest::Read, |s| s.recv_from(buf))
+    }
+
+    /// Receives a datagram; mirrors [`std::os::unix::net::UnixDatagram::recv`].
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.io(Interest::Read, |s| s.recv(buf))
+    }
+
+    /// Sends a datagram to `path`; mirrors [`std::os::unix::net::UnixDatagram::send_to`].
+    pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
+        let path = path.as_ref();
+        self.0.io(Interest::Write, |s| s.send_to(buf, path))
+    }
+
+    /// Sends a datagram to `addr`; mirrors
+    /// [`std::os::unix::net::UnixDatagram::send_to_addr`].
+    pub fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
+        self.0.io(Interest::Write, |s| s.send_to_addr(buf, addr))
+    }
+
+    /// Sends to the connected peer; mirrors [`std::os::unix::net::UnixDatagram::send`].
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.0.io(Interest::Write, |s| s.send(buf))
+    }
+
+    /// Sets the read timeout; mirrors
+    /// [`std::os::unix::net::UnixDatagram::set_read_timeout`].
+    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
+        self.0.get().set_read_timeout(dur)?;
+        self.0.note_timeout(Interest::Read, dur);
+        Ok(())
+    }
+
+    /// Sets the write timeout; mirrors
+    /// [`std::os::unix::net::UnixDatagram::set_write_timeout`].
+    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
+        self.0.get().set_write_timeout(dur)?;
+        self.0.note_timeout(Interest::Write, dur);
+        Ok(())
+    }
+
+    /// The read timeout; mirrors [`std::os::unix::net::UnixDatagram::read_timeout`].
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        self.0.get().read_timeout()
+    }
+
+    /// The write timeout; mirrors [`std::os::unix::net::UnixDatagram::write_timeout`].
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        self.0.get().write_timeout()
+    }
+
+    /// Chooses non-blocking mode; mirrors
+    /// [`std::os::unix::net::UnixDatagram::set_nonblocking`].
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.0.set_nonblocking(nonblocking)
+    }
+
+    /// Takes the pending socket error; mirrors
+    /// [`std::os::unix::net::UnixDatagram::take_error`].
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.0.get().take_error()
+    }
+
+    /// Shuts down one or both halves; mirrors
+    /// [`std::os::unix::net::UnixDatagram::shutdown`].
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.0.get().shutdown(how)
+    }
+
+
+}

@@ -1,0 +1,123 @@
+//! [`UnixStream`], the mirror of [`std::os::unix::net::UnixStream`].
+
+use std::io;
+use std::net::Shutdown;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use greenshim_shim::fdtable::{self, Interest};
+use greenshim_shim::park;
+use greenshim_shim::sys::socket::{self as sock, RawAddr};
+
+use super::{SocketAddr, raw_addr};
+use crate::net::{Managed, socket_impls, stream_io};
+
+/// A Unix stream socket; mirrors [`std::os::unix::net::UnixStream`].
+///
+/// `Read` and `Write` are implemented for `UnixStream` and `&UnixStream`.
+pub struct UnixStream(pub(crate) Managed<std::os::unix::net::UnixStream>);
+
+socket_impls!(UnixStream, std::os::unix::net::UnixStream);
+stream_io!(UnixStream);
+
+impl UnixStream {
+    /// Connects to the socket at `path`; mirrors
+    /// [`std::os::unix::net::UnixStream::connect`]. If the listener's backlog is full, a green
+    /// thread retries after short sleeps where std would block.
+    pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
+        connect_raw(&RawAddr::from_unix(path.as_ref().as_os_str().as_bytes(), false)?)
+    }
+
+    /// Connects to `addr`; mirrors [`std::os::unix::net::UnixStream::connect_addr`].
+    pub fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
+        connect_raw(&raw_addr(addr)?)
+    }
+
+    /// A connected pair; mirrors [`std::os::unix::net::UnixStream::pair`].
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = std::os::unix::net::UnixStream::pair()?;
+        Ok((a.into(), b.into()))
+    }
+
+    /// A second handle to the same connection; mirrors
+    /// [`std::os::unix::net::UnixStream::try_clone`].
+    pub fn try_clone(&self) -> io::Result<UnixStream> {
+        self.0.try_clone(std::os::unix::net::UnixStream::try_clone).map(UnixStream)
+    }
+
+    /// The local address; mirrors [`std::os::unix::net::UnixStream::local_addr`].
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get().local_addr()
+    }
+
+    /// The peer's address; mirrors [`std::os::unix::net::UnixStream::peer_addr`].
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get().peer_addr()
+    }
+
+    /// Sets the read timeout; mirrors [`std::os::unix::net::UnixStream::set_read_timeout`].
+    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
+        self.0.get().set_read_timeout(dur)?;
+        self.0.note_timeout(Interest::Read, dur);
+        Ok(())
+    }
+
+    /// Sets the write timeout; mirrors [`std::os::unix::net::UnixStream::set_write_timeout`].
+    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
+        self.0.get().set_write_timeout(dur)?;
+        self.0.note_timeout(Interest::Write, dur);
+        Ok(())
+    }
+
+    /// The read timeout; mirrors [`std::os::unix::net::UnixStream::read_timeout`].
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        self.0.get().read_timeout()
+    }
+
+    /// The write timeout; mirrors [`std::os::unix::net::UnixStream::write_timeout`].
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        self.0.get().write_timeout()
+    }
+
+    /// Chooses non-blocking mode; mirrors [`std::os::unix::net::UnixStream::set_nonblocking`].
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.0.set_nonblocking(nonblocking)
+    }
+
+    /// Takes the pending socket error; mirrors [`std::os::unix::net::UnixStream::take_error`].
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.0.get().take_error()
+    }
+
+    /// Shuts down one or both halves; mirrors [`std::os::unix::net::UnixStream::shutdown`].
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.0.get().shutdown(how)
+    }
+
+}
+
+/// The longest pause between connect attempts while a listener's backlog is full.
+const MAX_BACKOFF: Duration = Duration::from_millis(20);
+
+fn connect_raw(addr: &RawAddr) -> io::Result<UnixStream> {
+    let fd = sock::unix_stream_socket()?;
+    let raw = fd.as_raw_fd();
+    let stream = UnixStream::from(std::os::unix::net::UnixStream::from(fd));
+    fdtable::adopt_new(raw, false, None, None)?;
+    let mut pause = Duration::from_micros(500);
+    loop {
+        match sock::connect(raw, addr) {
+            Ok(_) => return Ok(stream),
+            // A full backlog: a Unix connect cannot be waited for with poll, so retry.
+            Err(e) if sock::is_backlog_full(&e) => {
+                if let Err(i) = park::sleep_until(Instant::now() + pause) {
+                    return Err(greenshim_shim::io::interrupted(i));
+                }
+                pause = (pause * 2).min(MAX_BACKOFF);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
