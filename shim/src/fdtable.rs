@@ -127,6 +127,11 @@ impl Side {
         }
     }
 
+    /// How many green or plain threads wait here now.
+    pub fn waiters(&self) -> usize {
+        self.waiters.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// Marks an event and moves every waiter into `out` (the caller wakes them outside the
     /// lock).
     pub fn fire(&self, out: &mut Vec<Waker>) {

@@ -19,7 +19,9 @@ impl<T: AsRawFd> Managed<T> {
     }
 
     pub(crate) fn get(&self) -> &T {
-        self.inner.as_ref().expect("present until into_inner consumes the wrapper")
+        self.inner
+            .as_ref()
+            .expect("present until into_inner consumes the wrapper")
     }
 
     pub(crate) fn fd(&self) -> RawFd {
@@ -29,13 +31,20 @@ impl<T: AsRawFd> Managed<T> {
     /// Hands the socket back to code that knows nothing of greenshim, in the blocking mode the
     /// user chose.
     pub(crate) fn into_inner(mut self) -> T {
-        let inner = self.inner.take().expect("present until into_inner consumes the wrapper");
+        let inner = self
+            .inner
+            .take()
+            .expect("present until into_inner consumes the wrapper");
         fdtable::release(inner.as_raw_fd(), true);
         inner
     }
 
     /// Runs `op` with greenshim's retry loop: waits for `interest` whenever it would block.
-    pub(crate) fn io<R>(&self, interest: Interest, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+    pub(crate) fn io<R>(
+        &self,
+        interest: Interest,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
         let mut op = op;
         let inner = self.get();
         fdio::do_io(inner.as_raw_fd(), interest, || op(inner))
@@ -156,20 +165,25 @@ macro_rules! stream_io {
     ($ty:ident) => {
         impl std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.0.io(Interest::Read, |s| std::io::Read::read(&mut &*s, buf))
+                self.0
+                    .io(Interest::Read, |s| std::io::Read::read(&mut &*s, buf))
             }
 
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
-                self.0.io(Interest::Read, |s| std::io::Read::read_vectored(&mut &*s, bufs))
+                self.0.io(Interest::Read, |s| {
+                    std::io::Read::read_vectored(&mut &*s, bufs)
+                })
             }
         }
 
         impl std::io::Write for &$ty {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.write_all(buf.len(), |s, off| std::io::Write::write(&mut &*s, &buf[off..]))
+                self.0.write_all(buf.len(), |s, off| {
+                    std::io::Write::write(&mut &*s, &buf[off..])
+                })
             }
 
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {

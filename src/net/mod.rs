@@ -51,8 +51,8 @@ mod tcp;
 mod udp;
 
 pub use std::net::{
-    AddrParseError, IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4,
-    SocketAddrV6, ToSocketAddrs,
+    AddrParseError, IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6,
+    ToSocketAddrs,
 };
 
 pub use tcp::{Incoming, TcpListener, TcpStream};

@@ -28,5 +28,8 @@ pub(crate) fn each_addr<A: ToSocketAddrs, T>(
 
 /// std's error for a name that resolved to nothing.
 pub(crate) fn no_addresses() -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, "could not resolve to any addresses")
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "could not resolve to any addresses",
+    )
 }

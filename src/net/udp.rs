@@ -57,7 +57,9 @@ impl UdpSocket {
 
     /// A second handle to the socket; mirrors [`std::net::UdpSocket::try_clone`].
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        self.0.try_clone(std::net::UdpSocket::try_clone).map(UdpSocket)
+        self.0
+            .try_clone(std::net::UdpSocket::try_clone)
+            .map(UdpSocket)
     }
 
     /// Sets the read timeout; mirrors [`std::net::UdpSocket::set_read_timeout`].

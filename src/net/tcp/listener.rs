@@ -33,7 +33,9 @@ impl TcpListener {
 
     /// A second handle to the listener; mirrors [`std::net::TcpListener::try_clone`].
     pub fn try_clone(&self) -> io::Result<TcpListener> {
-        self.0.try_clone(std::net::TcpListener::try_clone).map(TcpListener)
+        self.0
+            .try_clone(std::net::TcpListener::try_clone)
+            .map(TcpListener)
     }
 
     /// Accepts a connection, parking the green thread until one arrives; mirrors
@@ -48,7 +50,9 @@ impl TcpListener {
         // Linux copies the listener's socket timeouts to the new socket.
         let (read, write) = fdtable::lookup(fd)
             .and_then(|e| e.desc())
-            .map_or((None, None), |d| (d.timeout(Interest::Read), d.timeout(Interest::Write)));
+            .map_or((None, None), |d| {
+                (d.timeout(Interest::Read), d.timeout(Interest::Write))
+            });
         fdtable::adopt_new(raw, false, read, write)?;
         Ok((stream, peer))
     }

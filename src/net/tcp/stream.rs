@@ -63,7 +63,9 @@ impl TcpStream {
     /// A second handle to the same connection (a `dup`); mirrors
     /// [`std::net::TcpStream::try_clone`]. Options set on either apply to both, as in std.
     pub fn try_clone(&self) -> io::Result<TcpStream> {
-        self.0.try_clone(std::net::TcpStream::try_clone).map(TcpStream)
+        self.0
+            .try_clone(std::net::TcpStream::try_clone)
+            .map(TcpStream)
     }
 
     /// Sets the read timeout; mirrors [`std::net::TcpStream::set_read_timeout`]. An expired
@@ -141,7 +143,10 @@ fn connect_one(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpSt
         return Ok(stream);
     }
     match fdio::wait_ready(raw, Interest::Write, deadline)? {
-        Waited::TimedOut => Err(io::Error::new(io::ErrorKind::TimedOut, "connection timed out")),
+        Waited::TimedOut => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "connection timed out",
+        )),
         Waited::Ready => match sock::take_error(raw)? {
             Some(e) => Err(e),
             None => Ok(stream),

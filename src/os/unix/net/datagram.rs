@@ -49,7 +49,9 @@ impl UnixDatagram {
 
     /// A second handle to the socket; mirrors [`std::os::unix::net::UnixDatagram::try_clone`].
     pub fn try_clone(&self) -> io::Result<UnixDatagram> {
-        self.0.try_clone(std::os::unix::net::UnixDatagram::try_clone).map(UnixDatagram)
+        self.0
+            .try_clone(std::os::unix::net::UnixDatagram::try_clone)
+            .map(UnixDatagram)
     }
 
     /// The local address; mirrors [`std::os::unix::net::UnixDatagram::local_addr`].
@@ -133,6 +135,4 @@ impl UnixDatagram {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.0.get().shutdown(how)
     }
-
-
 }

@@ -34,7 +34,9 @@ impl UnixListener {
     /// A second handle to the listener; mirrors
     /// [`std::os::unix::net::UnixListener::try_clone`].
     pub fn try_clone(&self) -> io::Result<UnixListener> {
-        self.0.try_clone(std::os::unix::net::UnixListener::try_clone).map(UnixListener)
+        self.0
+            .try_clone(std::os::unix::net::UnixListener::try_clone)
+            .map(UnixListener)
     }
 
     /// The local address; mirrors [`std::os::unix::net::UnixListener::local_addr`].

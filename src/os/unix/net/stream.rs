@@ -27,7 +27,10 @@ impl UnixStream {
     /// [`std::os::unix::net::UnixStream::connect`]. If the listener's backlog is full, a green
     /// thread retries after short sleeps where std would block.
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
-        connect_raw(&RawAddr::from_unix(path.as_ref().as_os_str().as_bytes(), false)?)
+        connect_raw(&RawAddr::from_unix(
+            path.as_ref().as_os_str().as_bytes(),
+            false,
+        )?)
     }
 
     /// Connects to `addr`; mirrors [`std::os::unix::net::UnixStream::connect_addr`].
@@ -44,7 +47,9 @@ impl UnixStream {
     /// A second handle to the same connection; mirrors
     /// [`std::os::unix::net::UnixStream::try_clone`].
     pub fn try_clone(&self) -> io::Result<UnixStream> {
-        self.0.try_clone(std::os::unix::net::UnixStream::try_clone).map(UnixStream)
+        self.0
+            .try_clone(std::os::unix::net::UnixStream::try_clone)
+            .map(UnixStream)
     }
 
     /// The local address; mirrors [`std::os::unix::net::UnixStream::local_addr`].
@@ -95,7 +100,6 @@ impl UnixStream {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.0.get().shutdown(how)
     }
-
 }
 
 /// The longest pause between connect attempts while a listener's backlog is full.
