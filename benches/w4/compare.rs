@@ -110,12 +110,12 @@ pub fn run(plan: &Plan) {
         rule += "---:|---:|---:|";
     }
     println!("{header}\n{rule}");
-    for (ii, imp) in plan.impls.iter().enumerate() {
+    for (imp, per_conns) in plan.impls.iter().zip(&results) {
         let mut line = format!("| {imp} |");
-        for ci in 0..plan.conns.len() {
-            let rps = median(results[ii][ci].iter().map(Load::rps).collect());
-            let p50 = median(results[ii][ci].iter().map(|l| l.p50_us).collect());
-            let p99 = median(results[ii][ci].iter().map(|l| l.p99_us).collect());
+        for (ci, loads) in per_conns.iter().enumerate() {
+            let rps = median(loads.iter().map(Load::rps).collect());
+            let p50 = median(loads.iter().map(|l| l.p50_us).collect());
+            let p99 = median(loads.iter().map(|l| l.p99_us).collect());
             let ratio = baseline.map_or("—".to_owned(), |b| {
                 let base = median(results[b][ci].iter().map(Load::rps).collect());
                 format!("{:.2}", rps / base)

@@ -99,6 +99,9 @@ pub struct Side {
     /// Bumped by the reactor on every readiness event of this direction (and by `release`).
     /// A waiter reads it before its syscall and parks only if it has not moved since.
     tick: AtomicU64,
+    /// `tick + 1` as it was before a read that drained the socket (a short stream read), 0
+    /// when unknown. While the tick has not moved since, the socket is known to be empty.
+    drained: AtomicU64,
     waiters: Mutex<Vec<(u64, Waker)>>,
 }
 
@@ -106,6 +109,18 @@ impl Side {
     /// The readiness counter, read before an attempt.
     pub fn tick(&self) -> u64 {
         self.tick.load(Ordering::Acquire)
+    }
+
+    /// Records that an attempt made after reading `tick` left nothing to read.
+    pub fn mark_drained(&self, tick: u64) {
+        self.drained.store(tick.wrapping_add(1), Ordering::Release);
+    }
+
+    /// Whether the direction is known to have nothing new since the last drained attempt: no
+    /// readiness event arrived since. Returns the tick to wait on.
+    pub fn known_empty(&self) -> Option<u64> {
+        let tick = self.tick();
+        (self.drained.load(Ordering::Acquire) == tick.wrapping_add(1)).then_some(tick)
     }
 
     /// Queues `waker` under `token` unless the counter moved past `seen` (an event arrived

@@ -92,6 +92,54 @@ pub fn do_io<T>(
     }
 }
 
+/// [`do_io`] for reads from a stream socket into `len` bytes of buffer. A short read (fewer
+/// bytes than asked, but some) drained the socket's receive queue, as stream sockets return
+/// everything available; the next read then waits for a readiness event instead of paying
+/// for a syscall that would fail with `EAGAIN` (tokio's optimization too). Only for fds the
+/// reactor watches, where every new arrival moves the readiness counter.
+pub fn read_stream(
+    fd: RawFd,
+    len: usize,
+    mut op: impl FnMut() -> io::Result<usize>,
+) -> io::Result<usize> {
+    let (e, d) = adopted(fd)?;
+    let side = e.side(Interest::Read);
+    let generation = e.generation();
+    let mut deadline: Option<Option<Instant>> = None;
+    loop {
+        let known_empty = if e.is_registered() {
+            side.known_empty()
+        } else {
+            None
+        };
+        let (tick, result) = match known_empty {
+            Some(tick) => (tick, Err(io::Error::from(io::ErrorKind::WouldBlock))),
+            None => {
+                let tick = side.tick();
+                (tick, op())
+            }
+        };
+        match result {
+            Ok(n) => {
+                if n > 0 && n < len {
+                    side.mark_drained(tick);
+                }
+                return Ok(n);
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                if d.nonblocking() {
+                    return Err(io::Error::from_raw_os_error(libc::EAGAIN));
+                }
+                let at = *deadline.get_or_insert_with(|| deadline_in(d, Interest::Read));
+                if wait(fd, e, generation, Interest::Read, tick, at)? == Waited::TimedOut {
+                    return Err(timed_out());
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
 /// A blocking-mode write: runs `op(written_so_far)` until `len` bytes are written, as the
 /// kernel's blocking `send` queues every byte. Returns the bytes written; a timeout or an error
 /// after some bytes went out returns the partial count, as the kernel does.

@@ -3,36 +3,46 @@
 //! Each may worker gets one greenshim epoll instance and one *reactor* green thread. The epoll
 //! fd is registered in may's own epoll of that worker (may assigns fd `n` to worker
 //! `n % workers`, so the epoll fds are created until each worker has one), and the reactor
-//! waits on it with may's `wait_io`. An fd that a green thread waits for goes into reactor
-//! `fd % workers`'s epoll, edge-triggered, once (registration is cached in the fd table until
-//! release). Green threads never call may's I/O API themselves: they queue a waker on the fd
-//! table's per-direction list and park with the park primitive, so any number of green threads
-//! can wait on one fd, and deadlines and interrupts work as for every other park.
+//! waits on it with may's `wait_io`. Green threads never call may's I/O API themselves: they
+//! queue a waker on the fd table's per-direction list and park with the park primitive, so
+//! any number of green threads can wait on one fd, and deadlines and interrupts work as for
+//! every other park.
+//!
+//! Every fd a green thread waits for goes into *one* epoll, reactor 0's (the home), edge
+//! triggered, once (registration is cached in the fd table until release). Any reactor that
+//! wakes drains the home epoll too, so a busy home worker does not hold fd events up for long
+//! while another worker is awake. One home instead of `fd % workers` homes: with per-worker
+//! homes each worker ran dry and slept in `epoll_wait` far more often (W4 echo, 50
+//! connections, 2 workers: 45 000 against 1 300 voluntary context switches in 3 s, p99
+//! latency 4.2 ms against 0.9 ms). To spread work, a reactor that wakes more than one green
+//! thread nudges the next worker, which then steals from its queue (may never wakes an idle
+//! worker for work queued elsewhere).
 //!
 //! ```text
-//!  green thread G (worker i)          reactor i (worker i)             kernel
-//!  ---------------------------        --------------------             ------
+//!  green thread G                     reactor (any worker)             kernel
+//!  --------------                     --------------------             ------
 //!  t = side.tick; read() -> EAGAIN
 //!  register fd (first time)
 //!  side.enqueue(t, G)  (refused if
 //!    the tick moved: retry read)
-//!  park ...                           wait_io(epoll i) ...
+//!  park ...                           wait_io(own epoll) ...
 //!                                                                      data arrives:
-//!                                                                      fd ready -> epoll i
+//!                                                                      fd ready -> home epoll
 //!                                                                      readable -> may wakes
-//!                                     epoll_wait(epoll i, 0):
+//!                                     epoll_wait(home, 0):
 //!                                       side.fire(): tick += 1,
 //!                                       take waiters, unpark G
-//!  ... wakes (local queue of i);
+//!  ... wakes (this worker's queue);
 //!  read() -> data
 //! ```
 //!
-//! The reactor's epoll also holds the worker's *kick* eventfd, through which threads that are
+//! Each reactor's epoll also holds its worker's *kick* eventfd, through which threads that are
 //! not workers (the timer, the offload pool, plain threads) hand wake-ups to the first idle
 //! worker; see [`crate::dispatch`].
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::ptr;
 use std::sync::OnceLock;
 
 use may::io::WaitIo;
@@ -104,7 +114,7 @@ pub(crate) fn start(workers: usize) {
                 .id(i);
             // SAFETY: the reactor uses no thread-local storage of its own; it touches its epoll,
             // its eventfd, the fd table and wakers, all of which are shared and thread-safe.
-            if let Err(e) = unsafe { builder.spawn(move || run(r)) } {
+            if let Err(e) = unsafe { builder.spawn(move || run(i, r)) } {
                 eprintln!("greenshim: cannot start reactor {i}: {e}");
             }
         }
@@ -126,7 +136,7 @@ pub(crate) fn kick_all() -> bool {
     true
 }
 
-fn run(r: &'static Reactor) {
+fn run(index: usize, r: &'static Reactor) {
     let io = match may::io::CoIo::new(Borrowed(r.epoll.as_raw_fd())) {
         Ok(io) => io,
         Err(e) => {
@@ -134,36 +144,64 @@ fn run(r: &'static Reactor) {
             return;
         }
     };
+    let shared = reactors()
+        .map(|all| all[0])
+        .filter(|home| index != 0 && !ptr::eq(*home, r));
     // SAFETY: epoll_event is plain old data; all-zero is a valid value.
     let mut events: Vec<epoll::Event> = vec![unsafe { std::mem::zeroed() }; BATCH];
     let mut woken: Vec<Waker> = Vec::with_capacity(BATCH);
     loop {
         io.wait_io();
-        loop {
-            let n = match r.epoll.poll_now(&mut events) {
-                Ok(n) => n,
-                Err(e) => {
-                    eprintln!("greenshim: reactor epoll_wait failed: {e}");
-                    0
-                }
-            };
-            for ev in &events[..n] {
-                let (bits, data) = (ev.events, ev.u64);
-                if data == KICK {
-                    r.kick.drain();
-                    dispatch::take_ready(&mut woken);
-                } else {
-                    deliver(bits, data, &mut woken);
-                }
+        drain(r, &mut events, &mut woken);
+        // Any worker that wakes also serves the fd events, so that they are not held up while
+        // the home worker is busy.
+        if let Some(home) = shared {
+            drain(home, &mut events, &mut woken);
+        }
+        if woken.len() > 1 {
+            nudge_neighbour(index);
+        }
+        for w in woken.drain(..) {
+            // On a worker: the green thread joins this worker's (stealable) queue.
+            w.wake();
+        }
+    }
+}
+
+/// Collects every ready event of `r`'s epoll: fd readiness and the dispatch kick.
+fn drain(r: &Reactor, events: &mut [epoll::Event], woken: &mut Vec<Waker>) {
+    loop {
+        let n = match r.epoll.poll_now(events) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("greenshim: reactor epoll_wait failed: {e}");
+                0
             }
-            for w in woken.drain(..) {
-                // On a worker: the green thread joins this worker's (stealable) queue.
-                w.wake();
-            }
-            if n < BATCH {
-                break;
+        };
+        for ev in &events[..n] {
+            let (bits, data) = (ev.events, ev.u64);
+            if data == KICK {
+                r.kick.drain();
+                dispatch::take_ready(woken);
+            } else {
+                deliver(bits, data, woken);
             }
         }
+        if n < events.len() {
+            return;
+        }
+    }
+}
+
+/// Wakes the next worker's reactor, so that an idle worker comes out of `epoll_wait` and
+/// steals from the batch this worker just queued. may never wakes an idle worker for work
+/// pushed onto another worker's local queue; without the nudge a batch waits behind whatever
+/// this worker runs next (or behind this worker's own preemption by the OS).
+fn nudge_neighbour(index: usize) {
+    if let Some(all) = reactors()
+        && all.len() > 1
+    {
+        all[(index + 1) % all.len()].kick.notify();
     }
 }
 
@@ -196,10 +234,9 @@ pub fn register(fd: RawFd, e: &Entry) -> io::Result<()> {
             "greenshim's reactors are not running",
         )
     })?;
-    let r = all[fd as usize % all.len()];
     let data = (u64::from(e.generation()) << 32) | u64::from(fd as u32);
     let interest = epoll::IN | epoll::OUT | epoll::RDHUP | epoll::ET;
-    r.epoll.add_or_modify(fd, interest, data)?;
+    all[0].epoll.add_or_modify(fd, interest, data)?;
     e.set_registered();
     Ok(())
 }
@@ -207,6 +244,6 @@ pub fn register(fd: RawFd, e: &Entry) -> io::Result<()> {
 /// Removes `fd` from its reactor's epoll (before the fd is closed).
 pub(crate) fn deregister(fd: RawFd) {
     if let Some(all) = reactors() {
-        all[fd as usize % all.len()].epoll.delete(fd);
+        all[0].epoll.delete(fd);
     }
 }

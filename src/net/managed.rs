@@ -50,6 +50,16 @@ impl<T: AsRawFd> Managed<T> {
         fdio::do_io(inner.as_raw_fd(), interest, || op(inner))
     }
 
+    /// A read from a stream socket into `len` bytes of buffer (see `read_stream`).
+    pub(crate) fn read_stream(
+        &self,
+        len: usize,
+        mut op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let inner = self.get();
+        fdio::read_stream(inner.as_raw_fd(), len, || op(inner))
+    }
+
     /// A blocking-mode write of `len` bytes: `op(offset)` until every byte is queued.
     pub(crate) fn write_all(
         &self,
@@ -166,16 +176,16 @@ macro_rules! stream_io {
         impl std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.0
-                    .io(Interest::Read, |s| std::io::Read::read(&mut &*s, buf))
+                    .read_stream(buf.len(), |s| std::io::Read::read(&mut &*s, buf))
             }
 
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
-                self.0.io(Interest::Read, |s| {
-                    std::io::Read::read_vectored(&mut &*s, bufs)
-                })
+                let len = bufs.iter().map(|b| b.len()).sum();
+                self.0
+                    .read_stream(len, |s| std::io::Read::read_vectored(&mut &*s, bufs))
             }
         }
 
