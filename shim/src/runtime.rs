@@ -99,7 +99,8 @@ impl Config {
         Self::default()
     }
 
-    /// Worker OS threads that run green threads; `0` means the default.
+    /// Worker OS threads that run green threads; `0` leaves the choice to `GREENSHIM_WORKERS`
+    /// or the default.
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = Some(n);
         self
@@ -226,11 +227,16 @@ pub fn env_config() -> io::Result<Config> {
 
 fn resolve(env: Config) -> Settings {
     let api = *PENDING.lock().unwrap_or_else(|e| e.into_inner());
-    let d = Settings::defaults();
+    merge(api, env, Settings::defaults())
+}
+
+/// The API's choices over the environment's over the defaults.
+fn merge(api: Config, env: Config, d: Settings) -> Settings {
+    // 0 means "not chosen here": an explicit 0 through the API leaves the variable in charge.
     let workers = api
         .workers
-        .or(env.workers)
         .filter(|&n| n > 0)
+        .or(env.workers.filter(|&n| n > 0))
         .unwrap_or(d.workers);
     let stack_size = api.stack_size.or(env.stack_size).unwrap_or(d.stack_size);
     Settings {
@@ -355,6 +361,18 @@ mod tests {
             io::ErrorKind::InvalidInput
         );
         assert_eq!(stack_words(64 * 1024).unwrap() % 2, 0);
+    }
+
+    #[test]
+    fn a_zero_worker_count_from_the_api_leaves_the_variable_in_charge() {
+        let d = Settings::defaults();
+        let env = Config::new().workers(3);
+        assert_eq!(merge(Config::new().workers(0), env, d).workers, 3);
+        assert_eq!(merge(Config::new().workers(5), env, d).workers, 5);
+        assert_eq!(
+            merge(Config::new(), Config::new().workers(0), d).workers,
+            d.workers
+        );
     }
 
     #[test]

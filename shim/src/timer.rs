@@ -136,9 +136,17 @@ impl Timer {
     fn run(&self) {
         let mut due = Vec::new();
         let mut wakes = Vec::new();
+        let mut sysmon = crate::reactor::Sysmon::default();
+        let mut sysmon_at: Option<Instant> = None;
         let mut heap = self.lock();
         loop {
-            let now = Instant::now();
+            let mut now = Instant::now();
+            if sysmon_at.is_none_or(|at| at <= now) {
+                drop(heap);
+                sysmon_at = sysmon.tick().map(|period| now + period);
+                heap = self.lock();
+                now = Instant::now();
+            }
             while heap.items.peek().is_some_and(|top| top.at <= now) {
                 if let Some(item) = heap.items.pop() {
                     due.push(item.entry);
@@ -153,7 +161,10 @@ impl Timer {
                 heap = self.lock();
                 continue;
             }
-            let next = heap.items.peek().map(|top| top.at);
+            let next = match (heap.items.peek().map(|top| top.at), sysmon_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             heap.sleeping = true;
             heap.wake_at = next;
             heap = match next {
@@ -225,6 +236,16 @@ pub fn add(at: Instant, action: Action) -> TimerHandle {
         t.cond.notify_one();
     }
     TimerHandle(entry)
+}
+
+/// Wakes the timer thread if it sleeps without a deadline, so that it re-plans (the reactor
+/// calls this when it starts watching fds, which the timer thread checks on periodically).
+pub(crate) fn poke() {
+    let t = timer();
+    let heap = t.lock();
+    if heap.sleeping && heap.wake_at.is_none() {
+        t.cond.notify_one();
+    }
 }
 
 /// Number of timers that have fired since start-up.
