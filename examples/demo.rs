@@ -7,6 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::io::{Read, Write};
+
+use greenshim::net::{TcpListener, TcpStream};
 use greenshim::{Builder, Timeout, joinall, sleep, spawn};
 
 const GREEN_THREADS: u64 = 10_000;
@@ -73,7 +76,10 @@ fn main() {
         sequential.as_secs_f64() / elapsed.as_secs_f64(),
     );
 
-    // 2. gevent's lifecycle: kill a blocked green thread, time out a blocking block.
+    // 2. Sockets: blocking std-shaped code, one green thread per connection.
+    echo_demo();
+
+    // 3. gevent's lifecycle: kill a blocked green thread, time out a blocking block.
     let stuck = Builder::new()
         .name("stuck")
         .spawn(|| sleep(Duration::from_secs(3600)))
@@ -99,4 +105,65 @@ fn main() {
         "panic:   a panicking green thread is joined as {:?}; the program goes on",
         panicked.err()
     );
+}
+
+const CLIENTS: usize = 2_000;
+const ROUND_TRIPS: usize = 20;
+
+/// An echo server and 2 000 clients, all blocking code on green threads, all connections open
+/// at once.
+fn echo_demo() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let server = spawn(move || {
+        for conn in listener.incoming() {
+            let mut conn = conn.expect("accept");
+            spawn(move || {
+                let mut buf = [0u8; 1024];
+                while let Ok(n @ 1..) = conn.read(&mut buf) {
+                    conn.write_all(&buf[..n]).expect("echo");
+                }
+            });
+        }
+    });
+    let start = Instant::now();
+    // Open every connection first, in waves below std's listen backlog of 128 (beyond it the
+    // kernel drops connection requests and clients retry after a second, green or not).
+    let mut streams = Vec::new();
+    for _ in 0..CLIENTS / 50 {
+        let wave: Vec<_> = (0..50)
+            .map(|_| spawn(move || TcpStream::connect(addr).expect("connect")))
+            .collect();
+        streams.extend(joinall(wave).into_iter().map(|r| r.expect("connect")));
+    }
+    let clients: Vec<_> = streams
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut s)| {
+            spawn(move || {
+                let mut back = [0u8; 32];
+                for r in 0..ROUND_TRIPS {
+                    let msg = [(i + r) as u8; 32];
+                    s.write_all(&msg).expect("send");
+                    s.read_exact(&mut back).expect("receive");
+                    assert_eq!(back, msg);
+                }
+                s
+            })
+        })
+        .collect();
+    let open: Vec<_> = joinall(clients)
+        .into_iter()
+        .map(|r| r.expect("client"))
+        .collect();
+    let elapsed = start.elapsed();
+    println!(
+        "sockets: {CLIENTS} connections open at once, {} echo round trips in {:.2} s \
+         ({:.0}/s), plain blocking read/write on green threads\n",
+        CLIENTS * ROUND_TRIPS,
+        elapsed.as_secs_f64(),
+        (CLIENTS * ROUND_TRIPS) as f64 / elapsed.as_secs_f64()
+    );
+    drop(open);
+    server.kill();
 }

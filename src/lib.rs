@@ -29,8 +29,11 @@
 //!   run). Code that never parks cannot be interrupted.
 //! - Sleeps and deadlines use greenshim's own timer thread, which queues woken green threads
 //!   on a worker rather than running them itself.
-//! - Mirrors of std modules keep std's names and signatures: [`time`] and [`thread`] so far.
-//!   Outside a green thread they behave like std.
+//! - Sockets wait on greenshim's reactor: a green thread whose read, write, accept or connect
+//!   would block queues itself on the fd and parks; the reactor (an epoll watched from inside
+//!   may's event loop) wakes it. Any number of green threads can wait on one socket.
+//! - Mirrors of std modules keep std's names and signatures: [`time`], [`thread`], [`net`] and
+//!   [`os::unix::net`] so far. Outside a green thread they behave like std.
 //! - The runtime starts on first use; [`runtime`] documents its settings and the environment
 //!   variables (`GREENSHIM_WORKERS`, `GREENSHIM_STACK_SIZE`, …).
 //!
@@ -50,7 +53,11 @@
 //!   budget greenshim's spawn returns an `OutOfMemory` error naming the limit and the fix
 //!   (`sysctl -w vm.max_map_count=262144`); the infallible [`spawn`] panics with it.
 //! - **A blocking call greenshim does not know about blocks the whole worker**, and the green
-//!   threads queued on it wait. `std::sync::Mutex` held across a greenshim park can deadlock a
+//!   threads queued on it wait. Sockets from `std::net` block; use [`net`]'s (the monkey patch
+//!   of a later release will cover unmodified code).
+//! - **A green thread that computes without parking holds its worker.** Socket events are
+//!   still delivered by another idle worker within a few milliseconds, but the green threads
+//!   queued behind the busy one wait for it. `std::sync::Mutex` held across a greenshim park can deadlock a
 //!   worker the same way.
 #![warn(missing_docs)]
 

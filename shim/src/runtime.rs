@@ -44,12 +44,14 @@ pub const MAPS_PER_STACK: usize = 2;
 /// # Defaults, and why
 ///
 /// - `workers`: the number of CPUs (`std::thread::available_parallelism`). Green threads that
-///   compute need every core; the echo measurement in the crate docs shows what one worker
-///   gains when the machine is shared with a load generator.
-/// - `pin = false`. may pins worker `i` to core `i` by default. On a 2-core machine shared with
-///   a load generator that halves echo throughput (raw may: 74k req/s pinned with 2 workers
-///   against 126k with 1 worker, same load), because a pinned worker cannot move off the core
-///   the load generator is using. The scheduler of the OS does better.
+///   compute need every core. On a 2-core machine that also runs the load generator, one
+///   worker echoes a little faster (W4 at 50 connections, medians of 5 runs: 139k req/s with 1
+///   worker, 131k with 2; README, performance section), because the second worker competes
+///   with the load generator for the other core.
+/// - `pin = false`. may pins worker `i` to core `i` by default. Pinned, a worker cannot move
+///   off the core the load generator is using; W4 with 2 workers on 2 cores (medians of 3
+///   alternating runs): 99k req/s pinned against 107k unpinned at 50 connections, 75k against
+///   76k at 1 000.
 /// - `stack_size = 64 KiB`. A stack costs the same resident memory whatever its size (two
 ///   touched pages, about 8 KiB, until code actually uses more), so a roomier default is free
 ///   and makes overflow of ordinary std code (formatting, panics with backtraces) unlikely.
