@@ -61,6 +61,7 @@
 //!   worker the same way.
 #![warn(missing_docs)]
 
+pub mod fs;
 mod greenlet;
 mod joinall;
 pub mod local;
@@ -75,6 +76,11 @@ pub use greenlet::{Builder, Greenlet, JoinError, current_id, live_count, spawn, 
 pub use joinall::{IWait, iwait, joinall, joinall_timeout, killall};
 pub use time::sleep;
 pub use timeout::{Elapsed, Timeout, with_timeout};
+
+/// Runs a blocking closure off the worker while the calling green thread parks, and returns
+/// its result (a panic resumes in the caller). On a plain OS thread it runs inline. The closure
+/// may borrow: a kill or `Timeout` waits until it has finished.
+pub use greenshim_shim::offload::run as offload;
 
 #[doc(hidden)]
 pub use greenshim_shim::may as __may;

@@ -15,10 +15,9 @@
 //!
 //! # Why these defaults
 //!
-//! - **Pinning off.** may pins its workers by default. On a 2-core machine shared with a load
-//!   generator that halves echo throughput: raw may served 74k req/s pinned with 2 workers
-//!   against 126k with 1 worker under the same load, because a pinned worker cannot leave the
-//!   core the load generator runs on. Unpinned, the OS scheduler places the threads.
+//! - **Pinning off.** may pins its workers by default. Pinned, a worker cannot leave the core a
+//!   co-located load generator runs on: W4 echo with 2 workers on 2 cores served 99k req/s
+//!   pinned against 107k unpinned (50 connections; README, configuration section).
 //! - **Workers = CPUs.** Green threads that compute need every core. A server that shares a
 //!   small machine with its own load generator can do better with `GREENSHIM_WORKERS=1`
 //!   (see the README's performance section for the measurement).
@@ -28,6 +27,7 @@
 //! - **1000 pooled stacks** (may's default): stacks beyond the pool cost an `mmap`, `mprotect`
 //!   and `munmap` each.
 
+pub use greenshim_shim::offload::{OffloadStats, stats as offload_stats};
 pub use greenshim_shim::park::{ParkStats, stats as park_stats};
 pub use greenshim_shim::runtime::{
     Config, MAX_STACK_SIZE, MIN_STACK_SIZE, Settings, is_started, settings,

@@ -4,6 +4,7 @@
 //! through [`cvt`] / [`cvt_r`].
 
 pub mod epoll;
+pub mod file;
 pub mod socket;
 
 use std::fs;
