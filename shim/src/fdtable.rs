@@ -387,14 +387,14 @@ pub fn release(fd: RawFd, restore_blocking: bool) {
         w.wake();
     }
     let id = e.desc.swap(0, Ordering::AcqRel);
-    if id != 0 {
-        if let Some(d) = drop_desc_ref(id) {
-            if restore_blocking && !d.nonblocking() {
-                // Best effort: the fd is being handed over, and an error here (a closed fd)
-                // leaves nothing to restore.
-                sys::set_nonblocking(fd, false).ok();
-            }
-        }
+    if id != 0
+        && let Some(d) = drop_desc_ref(id)
+        && restore_blocking
+        && !d.nonblocking()
+    {
+        // Best effort: the fd is being handed over, and an error here (a closed fd) leaves
+        // nothing to restore.
+        sys::set_nonblocking(fd, false).ok();
     }
 }
 
