@@ -107,7 +107,7 @@ macro_rules! scenario {
             "set_permissions={}",
             o(fs::set_permissions(&a, perm.clone()))
         ));
-        perm.set_readonly(false);
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o644);
         fs::set_permissions(&a, perm).unwrap();
         // File: write, seek, read, set_len, metadata, clone, locks, create_new
         let f_path = dir.join("f.bin");
