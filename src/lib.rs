@@ -67,6 +67,7 @@ mod joinall;
 pub mod local;
 pub mod net;
 pub mod os;
+pub mod process;
 pub mod runtime;
 pub mod thread;
 pub mod time;

@@ -60,6 +60,20 @@ impl<T: AsRawFd> Managed<T> {
         fdio::read_stream(inner.as_raw_fd(), len, || op(inner))
     }
 
+    /// [`Managed::read_stream`] for types that read only through `&mut` (pipes).
+    pub(crate) fn read_stream_mut(
+        &mut self,
+        len: usize,
+        mut op: impl FnMut(&mut T) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let fd = self.fd();
+        let inner = self
+            .inner
+            .as_mut()
+            .expect("present until into_inner consumes the wrapper");
+        fdio::read_stream(fd, len, || op(inner))
+    }
+
     /// A blocking-mode write of `len` bytes: `op(offset)` until every byte is queued.
     pub(crate) fn write_all(
         &self,
