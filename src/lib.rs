@@ -63,6 +63,7 @@
 
 pub mod fs;
 mod greenlet;
+pub mod io;
 mod joinall;
 pub mod local;
 pub mod net;

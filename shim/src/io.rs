@@ -187,6 +187,15 @@ fn deadline_in(d: &Desc, interest: Interest) -> Option<Instant> {
 /// readiness rather than retried (a non-blocking `connect`).
 pub fn wait_ready(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Result<Waited> {
     let (e, _) = adopted(fd)?;
+    wait_ready_on(fd, e, interest, deadline)
+}
+
+fn wait_ready_on(
+    fd: RawFd,
+    e: &Entry,
+    interest: Interest,
+    deadline: Option<Instant>,
+) -> io::Result<Waited> {
     let generation = e.generation();
     let side = e.side(interest);
     loop {
@@ -204,6 +213,16 @@ pub fn wait_ready(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> i
             return Ok(Waited::TimedOut);
         }
     }
+}
+
+/// [`wait_ready`] for an fd greenshim must not adopt (fds 0/1/2, shared with other
+/// processes): its blocking mode is left alone; it is only watched.
+pub fn wait_ready_unadopted(
+    fd: RawFd,
+    interest: Interest,
+    deadline: Option<Instant>,
+) -> io::Result<Waited> {
+    wait_ready_on(fd, fdtable::entry(fd)?, interest, deadline)
 }
 
 fn poll_for(interest: Interest) -> PollFor {

@@ -21,6 +21,7 @@
 //! - [`dispatch`]: delivers wake-ups from non-worker threads (timer, offload pool) through the
 //!   first idle worker, so a busy worker cannot strand them.
 //! - [`dns`]: the `getaddrinfo` interposer that runs a green thread's lookups off the worker.
+//! - [`lock`]: a mutex whose waiters park, for the mirrors.
 //! - [`offload`]: the elastic thread pool for work the kernel cannot make non-blocking.
 //! - [`sys`]: the only code here that calls libc.
 //!
@@ -32,6 +33,7 @@ pub mod dispatch;
 pub mod dns;
 pub mod fdtable;
 pub mod io;
+pub mod lock;
 pub mod offload;
 pub mod park;
 pub mod reactor;

@@ -49,6 +49,18 @@ pub fn write_nowait(fd: RawFd, buf: &[u8]) -> io::Result<Option<usize>> {
     nowait_result(cvt_size(r))
 }
 
+/// One `read(2)` into `buf` (retrying `EINTR`).
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is writable for its whole length.
+        let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        match cvt_size(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
 /// Bytes that a read from a pipe, socket or terminal would return now (`FIONREAD`).
 pub fn bytes_ready(fd: RawFd) -> io::Result<usize> {
     let mut n: libc::c_int = 0;
