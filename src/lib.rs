@@ -32,8 +32,12 @@
 //! - Sockets wait on greenshim's reactor: a green thread whose read, write, accept or connect
 //!   would block queues itself on the fd and parks; the reactor (an epoll watched from inside
 //!   may's event loop) wakes it. Any number of green threads can wait on one socket.
-//! - Mirrors of std modules keep std's names and signatures: [`time`], [`thread`], [`net`] and
-//!   [`os::unix::net`] so far. Outside a green thread they behave like std.
+//! - What the kernel cannot wait for with epoll (regular files, `getaddrinfo`, `fsync`, locks,
+//!   `fork`+`exec`) runs on an elastic *offload pool* while the green thread parks
+//!   ([`offload`]); reads and writes that the page cache can serve at once stay inline.
+//! - Mirrors of std modules keep std's names and signatures: [`time`], [`thread`], [`net`],
+//!   [`os::unix::net`], [`fs`], [`process`] and [`io`] so far. Outside a green thread they
+//!   behave like std.
 //! - The runtime starts on first use; [`runtime`] documents its settings and the environment
 //!   variables (`GREENSHIM_WORKERS`, `GREENSHIM_STACK_SIZE`, …).
 //!
@@ -53,8 +57,8 @@
 //!   budget greenshim's spawn returns an `OutOfMemory` error naming the limit and the fix
 //!   (`sysctl -w vm.max_map_count=262144`); the infallible [`spawn`] panics with it.
 //! - **A blocking call greenshim does not know about blocks the whole worker**, and the green
-//!   threads queued on it wait. Sockets from `std::net` block; use [`net`]'s (the monkey patch
-//!   of a later release will cover unmodified code).
+//!   threads queued on it wait. `std::net`, `std::fs` and `std::process` block; use the
+//!   mirrors (the monkey patch of a later release will cover unmodified code).
 //! - **A green thread that computes without parking holds its worker.** Socket events are
 //!   still delivered by another idle worker within a few milliseconds, but the green threads
 //!   queued behind the busy one wait for it. `std::sync::Mutex` held across a greenshim park can deadlock a

@@ -143,3 +143,28 @@ fn timeout_interrupts_a_socket_read_on_green_and_plain_threads() {
     // The stream still works after both interrupted reads.
     (&*c).write_all(b"ok").unwrap();
 }
+
+#[test]
+fn data_and_hang_up_in_one_event_reach_eof() {
+    util::workers(1);
+    // The reader parks first; the peer then writes and closes at once, so the reactor sees
+    // readable and hung up together. After the short read of the data the reader must still
+    // see EOF, though no further readiness edge will ever come.
+    for _ in 0..50 {
+        let (a, b) = UnixStream::pair().unwrap();
+        let fd = a.as_raw_fd();
+        let reader = greenshim::spawn(move || {
+            let mut a = a;
+            let mut all = Vec::new();
+            a.read_to_end(&mut all).map(|_| all)
+        });
+        util::eventually(Duration::from_secs(5), "reader parks", || readers(fd) == 1);
+        (&b).write_all(b"abc").unwrap();
+        drop(b);
+        let got = match reader.join_timeout(Duration::from_secs(5)) {
+            Ok(r) => r.unwrap().unwrap(),
+            Err(_) => panic!("the reader never saw EOF after the peer hung up"),
+        };
+        assert_eq!(got, b"abc");
+    }
+}

@@ -102,6 +102,9 @@ pub struct Side {
     /// `tick + 1` as it was before a read that drained the socket (a short stream read), 0
     /// when unknown. While the tick has not moved since, the socket is known to be empty.
     drained: AtomicU64,
+    /// The peer hung up or an error is pending (HUP, RDHUP, ERR seen): no later edge will come,
+    /// so the drained shortcut no longer applies. Cleared when the fd is released.
+    closed: AtomicBool,
     waiters: Mutex<Vec<(u64, Waker)>>,
 }
 
@@ -119,8 +122,17 @@ impl Side {
     /// Whether the direction is known to have nothing new since the last drained attempt: no
     /// readiness event arrived since. Returns the tick to wait on.
     pub fn known_empty(&self) -> Option<u64> {
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
         let tick = self.tick();
         (self.drained.load(Ordering::Acquire) == tick.wrapping_add(1)).then_some(tick)
+    }
+
+    /// Records a hang-up or error: reads must go to the kernel from now on (EOF or the error
+    /// is waiting there, and no further readiness edge will announce it).
+    pub fn mark_closed(&self) {
+        self.closed.store(true, Ordering::Release);
     }
 
     /// Queues `waker` under `token` unless the counter moved past `seen` (an event arrived
@@ -383,6 +395,8 @@ pub fn release(fd: RawFd, restore_blocking: bool) {
     let mut woken = Vec::new();
     e.read.fire(&mut woken);
     e.write.fire(&mut woken);
+    e.read.closed.store(false, Ordering::Release);
+    e.write.closed.store(false, Ordering::Release);
     for w in woken {
         w.wake();
     }

@@ -288,6 +288,9 @@ fn deliver(bits: u32, data: u64, woken: &mut Vec<Waker>) {
     if u64::from(e.generation()) != data >> 32 {
         return; // an event of an fd number's previous life
     }
+    if bits & (epoll::ERR | epoll::HUP | epoll::RDHUP) != 0 {
+        e.side(Interest::Read).mark_closed();
+    }
     if bits & (epoll::IN | epoll::ERR | epoll::HUP | epoll::RDHUP) != 0 {
         e.side(Interest::Read).fire(woken);
     }
