@@ -3,7 +3,7 @@
 mod util;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use greenshim::{
@@ -100,47 +100,6 @@ fn kill_interrupts_a_green_thread_parked_on_a_join() {
         !target_done.load(Ordering::SeqCst),
         "the target finished early"
     );
-}
-
-#[test]
-fn a_greenlet_killed_before_it_starts_never_runs() {
-    setup();
-    let ran = Arc::new(AtomicUsize::new(0));
-    // Keep the workers busy so the new greenlets cannot start before they are killed: a
-    // green thread on each worker spins until released (never parking).
-    let release = Arc::new(AtomicBool::new(false));
-    let spinning = Arc::new(AtomicUsize::new(0));
-    let spinners: Vec<_> = (0..2)
-        .map(|_| {
-            let (r, s) = (release.clone(), spinning.clone());
-            spawn(move || {
-                s.fetch_add(1, Ordering::SeqCst);
-                while !r.load(Ordering::SeqCst) {
-                    std::hint::spin_loop();
-                }
-            })
-        })
-        .collect();
-    util::eventually(LONG, "both workers spinning", || {
-        spinning.load(Ordering::SeqCst) == 2
-    });
-    let victims: Vec<_> = (0..10)
-        .map(|_| {
-            let r = ran.clone();
-            spawn(move || r.fetch_add(1, Ordering::SeqCst))
-        })
-        .collect();
-    for v in &victims {
-        v.kill();
-    }
-    release.store(true, Ordering::SeqCst);
-    for s in spinners {
-        s.join().unwrap();
-    }
-    for v in victims {
-        assert!(v.join().unwrap_err().is_killed());
-    }
-    assert_eq!(ran.load(Ordering::SeqCst), 0, "a killed greenlet ran");
 }
 
 #[test]
