@@ -10,6 +10,7 @@
 //! | `GREENSHIM_STACK_SIZE` | bytes per green-thread stack (`k`/`m` suffixes) | `64k` |
 //! | `GREENSHIM_STACK_POOL` | ready-made stacks kept for reuse | `1000` |
 //! | `GREENSHIM_PIN` | pin worker `i` to core `i` (`1`/`0`) | `0` |
+//! | `GREENSHIM_OFFLOAD_THREADS` | most threads of the offload pool alive at once | `512` |
 //!
 //! Values set through [`Config`] win over the environment.
 //!

@@ -5,8 +5,9 @@
 //! pool thread and parks the caller until it is done.
 //!
 //! The pool is elastic, in the manner of smol-rs `blocking`: a job that finds no idle thread
-//! starts a new one (up to [`MAX_THREADS`]); a thread idle for [`IDLE_TIMEOUT`] exits. Beyond
-//! the limit, jobs queue.
+//! starts a new one (up to the runtime's `offload_threads`, 512 unless configured through
+//! `Config::offload_threads` or `GREENSHIM_OFFLOAD_THREADS`); a thread idle for
+//! [`IDLE_TIMEOUT`] exits. Beyond the limit, jobs queue.
 //!
 //! [`run`] borrows: the closure may reference the caller's stack, because the caller neither
 //! returns nor unwinds before the job has finished (interrupts are deferred until then, like a
@@ -31,8 +32,6 @@ use std::time::Duration;
 use crate::context;
 use crate::park::{self, Waker};
 
-/// The most pool threads alive at once.
-pub const MAX_THREADS: usize = 512;
 /// How long an idle pool thread waits for work before it exits.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -89,7 +88,7 @@ fn submit(job: Job) {
         POOL.work.notify_one();
         return;
     }
-    if st.threads < MAX_THREADS {
+    if st.threads < crate::runtime::ensure_started().offload_threads {
         let spawned = std::thread::Builder::new()
             .name("greenshim-offload".into())
             .spawn(pool_thread);

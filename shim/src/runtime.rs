@@ -13,6 +13,7 @@
 //!    | `GREENSHIM_STACK_SIZE` | stack size of each green thread, bytes (`k`/`m` suffix allowed) | `128k` |
 //!    | `GREENSHIM_STACK_POOL` | number of ready-made stacks kept for reuse | `4000` |
 //!    | `GREENSHIM_PIN` | pin worker `i` to core `i` (`1`/`0`) | `0` |
+//!    | `GREENSHIM_OFFLOAD_THREADS` | most offload-pool threads alive at once | `512` |
 //!
 //! 3. [`Config`], applied before the first green thread starts.
 
@@ -55,6 +56,8 @@ pub const MAPS_PER_STACK: usize = 2;
 /// - `stack_size = 64 KiB`. A stack costs the same resident memory whatever its size (two
 ///   touched pages, about 8 KiB, until code actually uses more), so a roomier default is free
 ///   and makes overflow of ordinary std code (formatting, panics with backtraces) unlikely.
+/// - `offload_threads = 512`: blocking jobs (file I/O, DNS, `fsync`) mostly wait on the kernel,
+///   not the CPU, so many can usefully run at once; idle threads exit after 5 s.
 /// - `stack_pool = 1000`: may's default. Stacks beyond the pool cost an `mmap`, `mprotect` and
 ///   `munmap` each (about 14 µs on a virtual machine).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +70,8 @@ pub struct Settings {
     pub stack_pool: usize,
     /// Whether worker `i` is pinned to core `i`.
     pub pin: bool,
+    /// The most offload-pool threads alive at once.
+    pub offload_threads: usize,
 }
 
 impl Settings {
@@ -76,6 +81,7 @@ impl Settings {
             stack_size: 64 * 1024,
             stack_pool: 1000,
             pin: false,
+            offload_threads: 512,
         }
     }
 }
@@ -92,6 +98,7 @@ pub struct Config {
     workers: Option<usize>,
     stack_size: Option<usize>,
     stack_pool: Option<usize>,
+    offload_threads: Option<usize>,
     pin: Option<bool>,
 }
 
@@ -111,6 +118,13 @@ impl Config {
     /// Stack size of each green thread in bytes, rounded up to whole pages.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// The most offload-pool threads alive at once (at least 1). Beyond it, blocking jobs
+    /// queue for a free thread.
+    pub fn offload_threads(mut self, n: usize) -> Self {
+        self.offload_threads = Some(n.max(1));
         self
     }
 
@@ -146,6 +160,7 @@ impl Config {
             workers: self.workers.or(pending.workers),
             stack_size: self.stack_size.or(pending.stack_size),
             stack_pool: self.stack_pool.or(pending.stack_pool),
+            offload_threads: self.offload_threads.or(pending.offload_threads),
             pin: self.pin.or(pending.pin),
         };
         *pending = merged;
@@ -174,6 +189,7 @@ static PENDING: Mutex<Config> = Mutex::new(Config {
     workers: None,
     stack_size: None,
     stack_pool: None,
+    offload_threads: None,
     pin: None,
 });
 static STARTED: OnceLock<Settings> = OnceLock::new();
@@ -224,6 +240,9 @@ pub fn env_config() -> io::Result<Config> {
         stack_size,
         stack_pool: env_value("GREENSHIM_STACK_POOL", |t| t.trim().parse().ok())?,
         pin: env_value("GREENSHIM_PIN", parse_bool)?,
+        offload_threads: env_value("GREENSHIM_OFFLOAD_THREADS", |t| {
+            t.trim().parse().ok().filter(|&n: &usize| n > 0)
+        })?,
     })
 }
 
@@ -246,6 +265,10 @@ fn merge(api: Config, env: Config, d: Settings) -> Settings {
         stack_size: check_stack_size(stack_size).unwrap_or(d.stack_size),
         stack_pool: api.stack_pool.or(env.stack_pool).unwrap_or(d.stack_pool),
         pin: api.pin.or(env.pin).unwrap_or(d.pin),
+        offload_threads: api
+            .offload_threads
+            .or(env.offload_threads)
+            .unwrap_or(d.offload_threads),
     }
 }
 
