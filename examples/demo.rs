@@ -113,6 +113,7 @@ const ROUND_TRIPS: usize = 20;
 /// An echo server and 2 000 clients, all blocking code on green threads, all connections open
 /// at once.
 fn echo_demo() {
+    let before = greenshim::live_count();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("address");
     let server = spawn(move || {
@@ -166,4 +167,8 @@ fn echo_demo() {
     );
     drop(open);
     server.kill();
+    // Let the 2 000 connection handlers see EOF and finish before the next part.
+    while greenshim::live_count() > before {
+        sleep(Duration::from_millis(1));
+    }
 }
