@@ -119,14 +119,11 @@ impl Side {
         self.drained.store(tick.wrapping_add(1), Ordering::Release);
     }
 
-    /// Whether the direction is known to have nothing new since the last drained attempt: no
-    /// readiness event arrived since. Returns the tick to wait on.
-    pub fn known_empty(&self) -> Option<u64> {
-        if self.closed.load(Ordering::Acquire) {
-            return None;
-        }
-        let tick = self.tick();
-        (self.drained.load(Ordering::Acquire) == tick.wrapping_add(1)).then_some(tick)
+    /// Whether the direction was drained by an attempt made after reading `tick` and nothing
+    /// has happened since (no readiness event, no hang-up): an attempt now would find nothing.
+    pub fn drained_at(&self, tick: u64) -> bool {
+        !self.closed.load(Ordering::Acquire)
+            && self.drained.load(Ordering::Acquire) == tick.wrapping_add(1)
     }
 
     /// Records a hang-up or error: reads must go to the kernel from now on (EOF or the error

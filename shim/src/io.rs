@@ -63,6 +63,46 @@ fn adopted(fd: RawFd) -> io::Result<(&'static Entry, &'static Desc)> {
     fdtable::adopt(fd)
 }
 
+/// One blocking operation on an adopted fd, between its attempts: the entry, the user's
+/// mode, and the deadline, which starts at the first wait (the kernel's `SO_RCVTIMEO` and
+/// `SO_SNDTIMEO` count from the call; the first attempt takes no time worth counting).
+struct Pending {
+    fd: RawFd,
+    e: &'static Entry,
+    d: &'static Desc,
+    interest: Interest,
+    generation: u32,
+    deadline: Option<Option<Instant>>,
+}
+
+impl Pending {
+    fn start(fd: RawFd, interest: Interest) -> io::Result<Self> {
+        let (e, d) = adopted(fd)?;
+        Ok(Pending {
+            fd,
+            e,
+            d,
+            interest,
+            generation: e.generation(),
+            deadline: None,
+        })
+    }
+
+    /// The readiness counter, read before an attempt.
+    fn tick(&self) -> u64 {
+        self.e.side(self.interest).tick()
+    }
+
+    /// Waits for readiness newer than `tick`, bounded by the fd's timeout.
+    fn wait(&mut self, tick: u64) -> io::Result<Waited> {
+        let (d, interest) = (self.d, self.interest);
+        let at = *self
+            .deadline
+            .get_or_insert_with(|| d.timeout(interest).map(|t| Instant::now() + t));
+        wait(self.fd, self.e, self.generation, interest, tick, at)
+    }
+}
+
 /// Runs `op` until it does not fail with `WouldBlock`, waiting for `interest` on `fd` in
 /// between, unless the user made the fd non-blocking. A timeout set on the fd for `interest`
 /// bounds the wait; when it passes the result is `EAGAIN`.
@@ -71,19 +111,24 @@ pub fn do_io<T>(
     interest: Interest,
     mut op: impl FnMut() -> io::Result<T>,
 ) -> io::Result<T> {
-    let (e, d) = adopted(fd)?;
-    let side = e.side(interest);
-    let generation = e.generation();
-    let mut deadline: Option<Option<Instant>> = None;
+    retry(fd, interest, |_, _| op())
+}
+
+/// The retry loop: `op` gets the fd's entry and the readiness tick read just before it.
+fn retry<T>(
+    fd: RawFd,
+    interest: Interest,
+    mut op: impl FnMut(&Entry, u64) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut p = Pending::start(fd, interest)?;
     loop {
-        let tick = side.tick();
-        match op() {
+        let tick = p.tick();
+        match op(p.e, tick) {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                if d.nonblocking() {
+                if p.d.nonblocking() {
                     return Err(err);
                 }
-                let at = *deadline.get_or_insert_with(|| deadline_in(d, interest));
-                if wait(fd, e, generation, interest, tick, at)? == Waited::TimedOut {
+                if p.wait(tick)? == Waited::TimedOut {
                     return Err(timed_out());
                 }
             }
@@ -102,42 +147,17 @@ pub fn read_stream(
     len: usize,
     mut op: impl FnMut() -> io::Result<usize>,
 ) -> io::Result<usize> {
-    let (e, d) = adopted(fd)?;
-    let side = e.side(Interest::Read);
-    let generation = e.generation();
-    let mut deadline: Option<Option<Instant>> = None;
-    loop {
-        let known_empty = if e.is_registered() {
-            side.known_empty()
-        } else {
-            None
-        };
-        let (tick, result) = match known_empty {
-            Some(tick) => (tick, Err(io::Error::from(io::ErrorKind::WouldBlock))),
-            None => {
-                let tick = side.tick();
-                (tick, op())
-            }
-        };
-        match result {
-            Ok(n) => {
-                if n > 0 && n < len {
-                    side.mark_drained(tick);
-                }
-                return Ok(n);
-            }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                if d.nonblocking() {
-                    return Err(io::Error::from_raw_os_error(libc::EAGAIN));
-                }
-                let at = *deadline.get_or_insert_with(|| deadline_in(d, Interest::Read));
-                if wait(fd, e, generation, Interest::Read, tick, at)? == Waited::TimedOut {
-                    return Err(timed_out());
-                }
-            }
-            Err(err) => return Err(err),
+    retry(fd, Interest::Read, |e, tick| {
+        let side = e.side(Interest::Read);
+        if e.is_registered() && side.drained_at(tick) {
+            return Err(io::Error::from_raw_os_error(libc::EAGAIN));
         }
-    }
+        let n = op()?;
+        if n > 0 && n < len {
+            side.mark_drained(tick);
+        }
+        Ok(n)
+    })
 }
 
 /// A blocking-mode write: runs `op(written_so_far)` until `len` bytes are written, as the
@@ -148,23 +168,19 @@ pub fn write_all(
     len: usize,
     mut op: impl FnMut(usize) -> io::Result<usize>,
 ) -> io::Result<usize> {
-    let (e, d) = adopted(fd)?;
-    let side = e.side(Interest::Write);
-    let generation = e.generation();
-    let mut deadline: Option<Option<Instant>> = None;
+    let mut p = Pending::start(fd, Interest::Write)?;
     let mut done = 0;
     loop {
-        let tick = side.tick();
+        let tick = p.tick();
         match op(done) {
             Ok(n) => {
                 done += n;
-                if done >= len || n == 0 || d.nonblocking() {
+                if done >= len || n == 0 || p.d.nonblocking() {
                     return Ok(done);
                 }
             }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock && !d.nonblocking() => {
-                let at = *deadline.get_or_insert_with(|| deadline_in(d, Interest::Write));
-                match wait(fd, e, generation, Interest::Write, tick, at) {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock && !p.d.nonblocking() => {
+                match p.wait(tick) {
                     Ok(Waited::Ready) => {}
                     Ok(Waited::TimedOut) if done > 0 => return Ok(done),
                     Ok(Waited::TimedOut) => return Err(timed_out()),
@@ -176,10 +192,6 @@ pub fn write_all(
             Err(err) => return Err(err),
         }
     }
-}
-
-fn deadline_in(d: &Desc, interest: Interest) -> Option<Instant> {
-    d.timeout(interest).map(|t| Instant::now() + t)
 }
 
 /// Waits until `fd` is ready for `interest` (checked with a zero-timeout `poll(2)`), the
