@@ -117,9 +117,10 @@ impl<T: AsRawFd> Drop for Managed<T> {
     }
 }
 
-/// The trait impls every socket mirror shares with its std counterpart: fd traits, `From`
-/// both ways, `Debug`.
-macro_rules! socket_impls {
+/// The trait impls every fd wrapper (sockets, child pipes) shares with its std counterpart:
+/// `AsRawFd`, `AsFd`, `IntoRawFd`, `From` both ways and into `OwnedFd`, `Debug`. Handing the
+/// fd back out releases it from the fd table and restores the user's blocking mode.
+macro_rules! fd_impls {
     ($ty:ident, $std:path) => {
         impl std::os::fd::AsRawFd for $ty {
             fn as_raw_fd(&self) -> std::os::fd::RawFd {
@@ -133,23 +134,9 @@ macro_rules! socket_impls {
             }
         }
 
-        impl std::os::fd::FromRawFd for $ty {
-            unsafe fn from_raw_fd(fd: std::os::fd::RawFd) -> Self {
-                // SAFETY: the caller hands over ownership of an open socket fd, as
-                // `FromRawFd` requires.
-                Self::from(unsafe { <$std>::from_raw_fd(fd) })
-            }
-        }
-
         impl std::os::fd::IntoRawFd for $ty {
             fn into_raw_fd(self) -> std::os::fd::RawFd {
                 self.0.into_inner().into_raw_fd()
-            }
-        }
-
-        impl From<std::os::fd::OwnedFd> for $ty {
-            fn from(fd: std::os::fd::OwnedFd) -> Self {
-                Self::from(<$std>::from(fd))
             }
         }
 
@@ -160,7 +147,7 @@ macro_rules! socket_impls {
         }
 
         impl From<$std> for $ty {
-            /// Wraps a std socket. Nothing changes in the kernel until a green thread waits on
+            /// Wraps the std value. Nothing changes in the kernel until a green thread waits on
             /// it; its blocking mode and timeouts are read then.
             fn from(s: $std) -> Self {
                 $ty(crate::net::managed::Managed::new(s))
@@ -168,7 +155,7 @@ macro_rules! socket_impls {
         }
 
         impl From<$ty> for $std {
-            /// Hands the socket back to std, in the blocking mode the user chose.
+            /// Hands the fd back to std, in the blocking mode the user chose.
             fn from(s: $ty) -> Self {
                 s.0.into_inner()
             }
@@ -178,6 +165,80 @@ macro_rules! socket_impls {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 std::fmt::Debug::fmt(self.0.get(), f)
             }
+        }
+    };
+}
+
+/// [`fd_impls`] plus what sockets add: `FromRawFd` and `From<OwnedFd>`.
+macro_rules! socket_impls {
+    ($ty:ident, $std:path) => {
+        crate::net::managed::fd_impls!($ty, $std);
+
+        impl std::os::fd::FromRawFd for $ty {
+            unsafe fn from_raw_fd(fd: std::os::fd::RawFd) -> Self {
+                // SAFETY: the caller hands over ownership of an open socket fd, as
+                // `FromRawFd` requires.
+                Self::from(unsafe { <$std>::from_raw_fd(fd) })
+            }
+        }
+
+        impl From<std::os::fd::OwnedFd> for $ty {
+            fn from(fd: std::os::fd::OwnedFd) -> Self {
+                Self::from(<$std>::from(fd))
+            }
+        }
+    };
+}
+
+/// `take_error` and `set_nonblocking`, which every socket mirror has; `$std` names the std
+/// type for the docs.
+macro_rules! socket_state_methods {
+    ($std:literal) => {
+        #[doc = concat!("Takes the pending socket error; mirrors [`", $std, "::take_error`].")]
+        pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
+            self.0.get().take_error()
+        }
+
+        #[doc = concat!(
+            "Chooses non-blocking mode; mirrors [`", $std, "::set_nonblocking`]: in ",
+            "non-blocking mode an operation that would block fails with `WouldBlock` instead ",
+            "of parking."
+        )]
+        pub fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
+            self.0.set_nonblocking(nonblocking)
+        }
+    };
+}
+
+/// The read and write timeout setters and getters of a connected-style socket mirror. The
+/// setters let std validate and store the value in the kernel, then record it in the fd table,
+/// where the waits read it. An expired timeout fails with `WouldBlock`, as std's does on Linux.
+macro_rules! timeout_methods {
+    ($std:literal) => {
+        #[doc = concat!("Sets the read timeout; mirrors [`", $std, "::set_read_timeout`].")]
+        pub fn set_read_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
+            self.0.get().set_read_timeout(dur)?;
+            self.0
+                .note_timeout(greenshim_shim::fdtable::Interest::Read, dur);
+            Ok(())
+        }
+
+        #[doc = concat!("Sets the write timeout; mirrors [`", $std, "::set_write_timeout`].")]
+        pub fn set_write_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
+            self.0.get().set_write_timeout(dur)?;
+            self.0
+                .note_timeout(greenshim_shim::fdtable::Interest::Write, dur);
+            Ok(())
+        }
+
+        #[doc = concat!("The read timeout; mirrors [`", $std, "::read_timeout`].")]
+        pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+            self.0.get().read_timeout()
+        }
+
+        #[doc = concat!("The write timeout; mirrors [`", $std, "::write_timeout`].")]
+        pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+            self.0.get().write_timeout()
         }
     };
 }
@@ -259,4 +320,4 @@ macro_rules! stream_io {
     };
 }
 
-pub(crate) use {socket_impls, stream_io};
+pub(crate) use {fd_impls, socket_impls, socket_state_methods, stream_io, timeout_methods};

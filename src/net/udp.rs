@@ -2,7 +2,6 @@
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
-use std::time::Duration;
 
 use greenshim_shim::fdtable::Interest;
 
@@ -60,30 +59,6 @@ impl UdpSocket {
         self.0
             .try_clone(std::net::UdpSocket::try_clone)
             .map(UdpSocket)
-    }
-
-    /// Sets the read timeout; mirrors [`std::net::UdpSocket::set_read_timeout`].
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.0.get().set_read_timeout(dur)?;
-        self.0.note_timeout(Interest::Read, dur);
-        Ok(())
-    }
-
-    /// Sets the write timeout; mirrors [`std::net::UdpSocket::set_write_timeout`].
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.0.get().set_write_timeout(dur)?;
-        self.0.note_timeout(Interest::Write, dur);
-        Ok(())
-    }
-
-    /// The read timeout; mirrors [`std::net::UdpSocket::read_timeout`].
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.0.get().read_timeout()
-    }
-
-    /// The write timeout; mirrors [`std::net::UdpSocket::write_timeout`].
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        self.0.get().write_timeout()
     }
 
     /// Sets `SO_BROADCAST`; mirrors [`std::net::UdpSocket::set_broadcast`].
@@ -156,11 +131,6 @@ impl UdpSocket {
         self.0.get().leave_multicast_v6(multiaddr, interface)
     }
 
-    /// Takes the pending socket error; mirrors [`std::net::UdpSocket::take_error`].
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.0.get().take_error()
-    }
-
     /// Connects to a remote address, each resolved address in turn; mirrors
     /// [`std::net::UdpSocket::connect`].
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
@@ -184,8 +154,6 @@ impl UdpSocket {
         self.0.io(Interest::Read, |s| s.peek(buf))
     }
 
-    /// Chooses non-blocking mode; mirrors [`std::net::UdpSocket::set_nonblocking`].
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.0.set_nonblocking(nonblocking)
-    }
+    crate::net::managed::socket_state_methods!("std::net::UdpSocket");
+    crate::net::managed::timeout_methods!("std::net::UdpSocket");
 }

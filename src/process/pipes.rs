@@ -6,58 +6,12 @@ use crate::net::Managed;
 
 macro_rules! pipe_impls {
     ($ty:ident, $std:path) => {
-        impl $ty {
-            pub(crate) fn into_std(self) -> $std {
-                self.0.into_inner()
-            }
-        }
-
-        impl From<$std> for $ty {
-            fn from(p: $std) -> Self {
-                $ty(Managed::new(p))
-            }
-        }
-
-        impl From<$ty> for $std {
-            fn from(p: $ty) -> Self {
-                p.into_std()
-            }
-        }
-
-        impl From<$ty> for std::os::fd::OwnedFd {
-            fn from(p: $ty) -> Self {
-                p.into_std().into()
-            }
-        }
+        crate::net::managed::fd_impls!($ty, $std);
 
         impl From<$ty> for std::process::Stdio {
             /// Hands the pipe to another child (in the blocking mode the user chose).
             fn from(p: $ty) -> Self {
-                p.into_std().into()
-            }
-        }
-
-        impl std::os::fd::AsRawFd for $ty {
-            fn as_raw_fd(&self) -> std::os::fd::RawFd {
-                self.0.fd()
-            }
-        }
-
-        impl std::os::fd::AsFd for $ty {
-            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-                self.0.get().as_fd()
-            }
-        }
-
-        impl std::os::fd::IntoRawFd for $ty {
-            fn into_raw_fd(self) -> std::os::fd::RawFd {
-                self.into_std().into_raw_fd()
-            }
-        }
-
-        impl std::fmt::Debug for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                std::fmt::Debug::fmt(self.0.get(), f)
+                <$std>::from(p).into()
             }
         }
     };

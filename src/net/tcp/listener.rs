@@ -73,16 +73,7 @@ impl TcpListener {
         self.0.get().ttl()
     }
 
-    /// Takes the pending socket error; mirrors [`std::net::TcpListener::take_error`].
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.0.get().take_error()
-    }
-
-    /// Chooses non-blocking mode; mirrors [`std::net::TcpListener::set_nonblocking`]: `accept`
-    /// then fails with `WouldBlock` instead of parking.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.0.set_nonblocking(nonblocking)
-    }
+    crate::net::managed::socket_state_methods!("std::net::TcpListener");
 }
 
 /// Iterator over accepted connections; mirrors [`std::net::Incoming`].

@@ -68,31 +68,6 @@ impl TcpStream {
             .map(TcpStream)
     }
 
-    /// Sets the read timeout; mirrors [`std::net::TcpStream::set_read_timeout`]. An expired
-    /// read fails with `WouldBlock`, as std's does on Linux.
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.0.get().set_read_timeout(dur)?;
-        self.0.note_timeout(Interest::Read, dur);
-        Ok(())
-    }
-
-    /// Sets the write timeout; mirrors [`std::net::TcpStream::set_write_timeout`].
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.0.get().set_write_timeout(dur)?;
-        self.0.note_timeout(Interest::Write, dur);
-        Ok(())
-    }
-
-    /// The read timeout; mirrors [`std::net::TcpStream::read_timeout`].
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.0.get().read_timeout()
-    }
-
-    /// The write timeout; mirrors [`std::net::TcpStream::write_timeout`].
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        self.0.get().write_timeout()
-    }
-
     /// Reads without consuming; mirrors [`std::net::TcpStream::peek`].
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.io(Interest::Read, |s| s.peek(buf))
@@ -118,17 +93,8 @@ impl TcpStream {
         self.0.get().ttl()
     }
 
-    /// Takes the pending socket error; mirrors [`std::net::TcpStream::take_error`].
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.0.get().take_error()
-    }
-
-    /// Chooses non-blocking mode; mirrors [`std::net::TcpStream::set_nonblocking`]: in
-    /// non-blocking mode an operation that would block fails with `WouldBlock` instead of
-    /// parking.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.0.set_nonblocking(nonblocking)
-    }
+    crate::net::managed::socket_state_methods!("std::net::TcpStream");
+    crate::net::managed::timeout_methods!("std::net::TcpStream");
 }
 
 /// Connects to one address: a non-blocking connect, then a wait for writability.

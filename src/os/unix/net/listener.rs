@@ -44,23 +44,13 @@ impl UnixListener {
         self.0.get().local_addr()
     }
 
-    /// Chooses non-blocking mode; mirrors
-    /// [`std::os::unix::net::UnixListener::set_nonblocking`].
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.0.set_nonblocking(nonblocking)
-    }
-
-    /// Takes the pending socket error; mirrors
-    /// [`std::os::unix::net::UnixListener::take_error`].
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.0.get().take_error()
-    }
-
     /// An endless iterator of accepted connections; mirrors
     /// [`std::os::unix::net::UnixListener::incoming`].
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
+
+    crate::net::managed::socket_state_methods!("std::os::unix::net::UnixListener");
 }
 
 /// Iterator over accepted connections; mirrors [`std::os::unix::net::Incoming`].

@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use greenshim_shim::fdtable::{self, Interest};
+use greenshim_shim::fdtable;
 use greenshim_shim::park;
 use greenshim_shim::sys::socket::{self as sock, RawAddr};
 
@@ -62,44 +62,13 @@ impl UnixStream {
         self.0.get().peer_addr()
     }
 
-    /// Sets the read timeout; mirrors [`std::os::unix::net::UnixStream::set_read_timeout`].
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.0.get().set_read_timeout(dur)?;
-        self.0.note_timeout(Interest::Read, dur);
-        Ok(())
-    }
-
-    /// Sets the write timeout; mirrors [`std::os::unix::net::UnixStream::set_write_timeout`].
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.0.get().set_write_timeout(dur)?;
-        self.0.note_timeout(Interest::Write, dur);
-        Ok(())
-    }
-
-    /// The read timeout; mirrors [`std::os::unix::net::UnixStream::read_timeout`].
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.0.get().read_timeout()
-    }
-
-    /// The write timeout; mirrors [`std::os::unix::net::UnixStream::write_timeout`].
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        self.0.get().write_timeout()
-    }
-
-    /// Chooses non-blocking mode; mirrors [`std::os::unix::net::UnixStream::set_nonblocking`].
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.0.set_nonblocking(nonblocking)
-    }
-
-    /// Takes the pending socket error; mirrors [`std::os::unix::net::UnixStream::take_error`].
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.0.get().take_error()
-    }
-
     /// Shuts down one or both halves; mirrors [`std::os::unix::net::UnixStream::shutdown`].
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.0.get().shutdown(how)
     }
+
+    crate::net::managed::socket_state_methods!("std::os::unix::net::UnixStream");
+    crate::net::managed::timeout_methods!("std::os::unix::net::UnixStream");
 }
 
 /// The longest pause between connect attempts while a listener's backlog is full.
