@@ -13,6 +13,9 @@ use greenshim::os::unix::net::UnixStream;
 #[test]
 fn ping_pong_progresses_while_a_green_thread_spins() {
     util::workers(2);
+    // A long timer pending before any socket is watched must not keep the watch from starting.
+    let sleeper = greenshim::spawn(|| greenshim::sleep(Duration::from_secs(3600)));
+    greenshim::sleep(Duration::from_millis(20));
     let (trigger_tx, trigger_rx) = UnixStream::pair().unwrap();
     let spinning = Arc::new(AtomicBool::new(false));
     let spinner = {
@@ -64,6 +67,7 @@ fn ping_pong_progresses_while_a_green_thread_spins() {
     let during = pinger.join().unwrap();
     spinner.join().unwrap();
     echo.kill();
+    sleeper.kill();
     assert!(
         during >= 50,
         "only {during} round trips completed while the spinner ran (total {})",

@@ -51,18 +51,30 @@ pub fn wake_batch(wakers: &mut Vec<Waker>) {
             }
         }
     }
-    if any_green && !reactor::kick_all() {
-        // No reactors (start-up failed): fall back to may's round robin.
-        let batch = std::mem::take(&mut *READY.lock().unwrap_or_else(|e| e.into_inner()));
-        for w in batch {
-            if let Waker::Green(co) = w {
-                co.unpark();
-            }
-        }
+    if any_green {
+        kick();
     }
 }
 
 /// Wakes one green thread from a thread that is not a worker.
 pub(crate) fn wake_green(co: may::coroutine::Coroutine) {
-    wake_batch(&mut vec![Waker::Green(co)]);
+    READY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Waker::Green(co));
+    kick();
+}
+
+/// Tells the reactors that `READY` has work; without reactors (start-up failed), falls back to
+/// may's round robin.
+fn kick() {
+    if reactor::kick_all() {
+        return;
+    }
+    let batch = std::mem::take(&mut *READY.lock().unwrap_or_else(|e| e.into_inner()));
+    for w in batch {
+        if let Waker::Green(co) = w {
+            co.unpark();
+        }
+    }
 }

@@ -96,6 +96,8 @@ struct Heap {
     next_seq: u64,
     /// The timer thread is waiting on the condvar (not firing).
     sleeping: bool,
+    /// The reactor started watching fds: run the sysmon now (it then schedules itself).
+    sysmon_poked: bool,
     /// The deadline the sleeping timer thread will wake for; `None` means no deadline.
     wake_at: Option<Instant>,
 }
@@ -116,6 +118,7 @@ fn timer() -> &'static Timer {
                 items: BinaryHeap::new(),
                 next_seq: 0,
                 sleeping: false,
+                sysmon_poked: false,
                 wake_at: None,
             }),
             cond: Condvar::new(),
@@ -141,7 +144,8 @@ impl Timer {
         let mut heap = self.lock();
         loop {
             let mut now = Instant::now();
-            if sysmon_at.is_none_or(|at| at <= now) {
+            if heap.sysmon_poked || sysmon_at.is_some_and(|at| at <= now) {
+                heap.sysmon_poked = false;
                 drop(heap);
                 sysmon_at = sysmon.tick().map(|period| now + period);
                 heap = self.lock();
@@ -238,12 +242,13 @@ pub fn add(at: Instant, action: Action) -> TimerHandle {
     TimerHandle(entry)
 }
 
-/// Wakes the timer thread if it sleeps without a deadline, so that it re-plans (the reactor
-/// calls this when it starts watching fds, which the timer thread checks on periodically).
+/// Starts the sysmon's periodic checks: the reactor calls this when it starts watching fds.
+/// The checks stop by themselves when no fd is watched any more.
 pub(crate) fn poke() {
     let t = timer();
-    let heap = t.lock();
-    if heap.sleeping && heap.wake_at.is_none() {
+    let mut heap = t.lock();
+    heap.sysmon_poked = true;
+    if heap.sleeping {
         t.cond.notify_one();
     }
 }
