@@ -84,7 +84,8 @@ pub fn stats() -> OffloadStats {
 fn submit(job: Job) {
     let mut st = POOL.state.lock().unwrap_or_else(|e| e.into_inner());
     st.queue.push_back(job);
-    if st.idle > st.queue.len() - 1 {
+    // Enough idle threads for every queued job, this one included: wake one.
+    if st.idle >= st.queue.len() {
         POOL.work.notify_one();
         return;
     }

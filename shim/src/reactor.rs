@@ -42,7 +42,6 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::ptr;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -67,6 +66,8 @@ const NUDGE_BATCH: usize = 16;
 struct Reactor {
     epoll: Epoll,
     kick: EventFd,
+    /// Reactor 0: its epoll holds every watched fd.
+    home: bool,
 }
 
 static REACTORS: OnceLock<Vec<&'static Reactor>> = OnceLock::new();
@@ -97,10 +98,12 @@ fn reactors_per_worker(workers: usize) -> io::Result<Vec<&'static Reactor>> {
     slots
         .into_iter()
         .flatten()
-        .map(|epoll| {
+        .enumerate()
+        .map(|(i, epoll)| {
             let kick = EventFd::new()?;
             epoll.add_or_modify(kick.as_raw_fd(), epoll::IN | epoll::ET, KICK)?;
-            Ok(&*Box::leak(Box::new(Reactor { epoll, kick })))
+            let home = i == 0;
+            Ok(&*Box::leak(Box::new(Reactor { epoll, kick, home })))
         })
         .collect()
 }
@@ -115,13 +118,14 @@ pub(crate) fn start(workers: usize) {
                 return Vec::new();
             }
         };
+        let home = reactors[0];
         for (i, &r) in reactors.iter().enumerate() {
             let builder = may::coroutine::Builder::new()
                 .name(format!("greenshim-reactor-{i}"))
                 .id(i);
             // SAFETY: the reactor uses no thread-local storage of its own; it touches its epoll,
             // its eventfd, the fd table and wakers, all of which are shared and thread-safe.
-            if let Err(e) = unsafe { builder.spawn(move || run(i, r)) } {
+            if let Err(e) = unsafe { builder.spawn(move || run(i, r, home)) } {
                 eprintln!("greenshim: cannot start reactor {i}: {e}");
             }
         }
@@ -143,7 +147,9 @@ pub(crate) fn kick_all() -> bool {
     true
 }
 
-fn run(index: usize, r: &'static Reactor) {
+/// The loop of reactor `index`. `home` is passed in rather than looked up: this green thread
+/// can start before `REACTORS` is initialized.
+fn run(index: usize, r: &'static Reactor, home: &'static Reactor) {
     let io = match may::io::CoIo::new(Borrowed(r.epoll.as_raw_fd())) {
         Ok(io) => io,
         Err(e) => {
@@ -151,9 +157,7 @@ fn run(index: usize, r: &'static Reactor) {
             return;
         }
     };
-    let shared = reactors()
-        .map(|all| all[0])
-        .filter(|home| index != 0 && !ptr::eq(*home, r));
+    let shared = (!r.home).then_some(home);
     // SAFETY: epoll_event is plain old data; all-zero is a valid value.
     let mut events: Vec<epoll::Event> = vec![unsafe { std::mem::zeroed() }; BATCH];
     let mut woken: Vec<Waker> = Vec::with_capacity(BATCH);
@@ -177,7 +181,7 @@ fn run(index: usize, r: &'static Reactor) {
 
 /// Collects every ready event of `r`'s epoll: fd readiness and the dispatch kick.
 fn drain(r: &Reactor, events: &mut [epoll::Event], woken: &mut Vec<Waker>) {
-    if reactors().is_some_and(|all| ptr::eq(all[0], r)) {
+    if r.home {
         HOME_DRAINS.fetch_add(1, Ordering::Relaxed);
     }
     loop {
