@@ -104,6 +104,7 @@ impl std::error::Error for JoinError {}
 pub(crate) enum Listener {
     Wake(Waker),
     Queue(Arc<DoneQueue>, usize),
+    Call(Box<dyn FnOnce() + Send>),
 }
 
 /// Completion order for [`iwait`](crate::iwait): indices of completed greenlets, and the waker
@@ -174,6 +175,7 @@ impl<T> Shared<T> {
             match l {
                 Listener::Wake(w) => w.wake(),
                 Listener::Queue(q, i) => q.push(i),
+                Listener::Call(f) => f(),
             }
         }
     }
@@ -300,6 +302,14 @@ impl<T> Greenlet<T> {
                 break;
             }
             park::park_ignoring_interrupts();
+        }
+    }
+
+    /// Runs `f` when the green thread finishes (however it ends, stack overflow included), on
+    /// the thread that completes it; at once if it has finished. `f` must not block.
+    pub(crate) fn on_finish(&self, f: impl FnOnce() + Send + 'static) {
+        if let Some(Listener::Call(f)) = self.shared.listen(Listener::Call(Box::new(f))) {
+            f();
         }
     }
 

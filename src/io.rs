@@ -17,11 +17,12 @@
 pub use std::io::*;
 
 use std::io;
-use std::sync::OnceLock;
+use std::sync::{OnceLock, PoisonError};
+
+use crate::sync::{Mutex, MutexGuard};
 
 use greenshim_shim::context::on_green_thread;
 use greenshim_shim::fdtable::Interest;
-use greenshim_shim::lock::{ParkGuard, ParkMutex};
 use greenshim_shim::sys::file::{bytes_ready, read};
 use greenshim_shim::sys::{self, PollFor};
 use greenshim_shim::{io as fdio, offload};
@@ -61,11 +62,11 @@ impl io::Read for RawStdin {
     }
 }
 
-type Shared = ParkMutex<io::BufReader<RawStdin>>;
+type Shared = Mutex<io::BufReader<RawStdin>>;
 
 fn shared() -> &'static Shared {
     static STDIN: OnceLock<Shared> = OnceLock::new();
-    STDIN.get_or_init(|| ParkMutex::new(io::BufReader::new(RawStdin)))
+    STDIN.get_or_init(|| Mutex::new(io::BufReader::new(RawStdin)))
 }
 
 /// A handle to standard input; mirrors [`std::io::Stdin`].
@@ -83,25 +84,15 @@ pub fn stdin() -> Stdin {
 /// A locked handle to standard input; mirrors [`std::io::StdinLock`]. Other green threads that
 /// lock it meanwhile park.
 pub struct StdinLock<'a> {
-    guard: ParkGuard<'a, io::BufReader<RawStdin>>,
+    guard: MutexGuard<'a, io::BufReader<RawStdin>>,
 }
 
 impl Stdin {
     /// Locks standard input for buffered reading; mirrors [`std::io::Stdin::lock`].
     pub fn lock(&self) -> StdinLock<'static> {
-        match shared().lock() {
-            Ok(guard) => StdinLock { guard },
-            Err(i) => {
-                i.raise();
-                // Only reached while unwinding already: wait without interruption.
-                loop {
-                    greenshim_shim::park::yield_now().ok();
-                    if let Ok(guard) = shared().lock() {
-                        return StdinLock { guard };
-                    }
-                }
-            }
-        }
+        // Nothing panics while holding it in a way that leaves the buffer inconsistent.
+        let guard = shared().lock().unwrap_or_else(PoisonError::into_inner);
+        StdinLock { guard }
     }
 
     /// Reads a line into `buf`, newline included; mirrors [`std::io::Stdin::read_line`].

@@ -65,6 +65,7 @@
 //!   worker the same way.
 #![warn(missing_docs)]
 
+pub mod event;
 pub mod fs;
 mod greenlet;
 pub mod io;
@@ -72,14 +73,22 @@ mod joinall;
 pub mod local;
 pub mod net;
 pub mod os;
+pub mod pool;
 pub mod process;
+pub mod queue;
 pub mod runtime;
+pub mod semaphore;
+pub mod sync;
 pub mod thread;
 pub mod time;
 mod timeout;
 
+pub use event::{AsyncResult, Event};
 pub use greenlet::{Builder, Greenlet, JoinError, current_id, live_count, spawn, spawn_later};
 pub use joinall::{IWait, iwait, joinall, joinall_timeout, killall};
+pub use pool::{Group, Pool};
+pub use queue::{Channel, LifoQueue, PriorityQueue, Queue};
+pub use semaphore::{BoundedSemaphore, Semaphore};
 pub use time::sleep;
 pub use timeout::{Elapsed, Timeout, with_timeout};
 

@@ -142,11 +142,12 @@ fn greenshim_is_green() -> bool {
 fn a_killed_scope_owner_kills_its_threads_and_still_waits_for_them() {
     util::workers(2);
     let finished = Arc::new(AtomicUsize::new(0));
-    let f = finished.clone();
+    let started = Arc::new(AtomicUsize::new(0));
+    let (f, st) = (finished.clone(), started.clone());
     let owner = greenshim::spawn(move || {
         greenshim::thread::scope(|s| {
             for _ in 0..3 {
-                let f = f.clone();
+                let (f, st) = (f.clone(), st.clone());
                 s.spawn(move || {
                     struct Count(Arc<AtomicUsize>);
                     impl Drop for Count {
@@ -155,12 +156,19 @@ fn a_killed_scope_owner_kills_its_threads_and_still_waits_for_them() {
                         }
                     }
                     let _c = Count(f);
+                    st.fetch_add(1, Ordering::SeqCst);
                     greenshim::sleep(Duration::from_secs(3600));
                 });
             }
         });
     });
-    greenshim::sleep(Duration::from_millis(30));
+    // (A scoped thread killed before it starts never runs, so wait until all three run.)
+    for _ in 0..1000 {
+        if started.load(Ordering::SeqCst) == 3 {
+            break;
+        }
+        greenshim::sleep(Duration::from_millis(5));
+    }
     owner.kill();
     assert!(owner.join().unwrap_err().is_killed());
     // All three scoped threads were killed and unwound before the scope let the owner go.

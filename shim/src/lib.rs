@@ -21,7 +21,9 @@
 //! - [`dispatch`]: delivers wake-ups from non-worker threads (timer, offload pool) through the
 //!   first idle worker, so a busy worker cannot strand them.
 //! - [`dns`]: the `getaddrinfo` interposer that runs a green thread's lookups off the worker.
-//! - [`lock`]: a mutex whose waiters park, for the mirrors.
+//! - [`waitqueue`]: the FIFO of parked waiters (green or plain) with hand-off payloads that
+//!   every lock, channel and queue is built from.
+//! - [`lock`]: the lock word of greenshim's mutexes, built on a wait queue.
 //! - [`offload`]: the elastic thread pool for work the kernel cannot make non-blocking.
 //! - [`sys`]: the only code here that calls libc.
 //!
@@ -40,6 +42,7 @@ pub mod reactor;
 pub mod runtime;
 pub mod sys;
 pub mod timer;
+pub mod waitqueue;
 
 /// The may crate greenshim runs on, for the layers above (one dependency edge: greenshim →
 /// greenshim-shim → may).

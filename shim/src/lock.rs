@@ -1,143 +1,154 @@
-//! [`ParkMutex`]: a mutex whose waiters park (green threads) or block (plain threads) through
-//! the park primitive, so holding it across a park never stalls a worker. The building block
-//! for the `sync` mirror; the stdin mirror uses it now.
+//! [`RawMutex`]: the lock word of greenshim's mutexes. Waiters park (green threads) or block
+//! (plain threads) through the park primitive, so a green thread that holds it across a park
+//! never stalls a worker, and green and plain threads can contend for one lock.
+//!
+//! The state is `UNLOCKED`, `LOCKED` or `CONTENDED` (locked, and somebody may be queued). An
+//! uncontended lock and unlock are one atomic each. The slow path queues on a [`WaitQueue`]:
 //!
 //! ```text
-//!  locker                                   unlocker
-//!  ------                                   --------
-//!  lock(waiters)
-//!  try CAS false->true: ok -> done          locked = false
-//!  else push waker; unlock(waiters)         lock(waiters); pop one; unlock
-//!  park ... <------------------------------ wake it (it retries the CAS)
+//!  locker                                    unlocker
+//!  ------                                    --------
+//!  lock(queue)
+//!  swap(CONTENDED) == UNLOCKED ? -> ours     swap(UNLOCKED) == CONTENDED ?
+//!  else push node; unlock(queue); park        lock(queue); wake the first node
+//!  ... <------------------------------------  (it retries the swap)
 //! ```
-//! The CAS under the waiter-list lock and the unlocker's pop under the same lock leave no gap
-//! for a lost wake-up. Waiters are woken in arrival order but may lose to a barging locker
-//! (they then queue again).
+//! A locker marks the word `CONTENDED` under the queue lock before it queues, and the unlocker
+//! takes the queue lock after clearing the word, so a wake-up cannot slip between them. A woken
+//! waiter may lose the lock to a thread that barged in; it queues again (at the back).
 
-use std::cell::UnsafeCell;
-use std::collections::VecDeque;
-use std::ops::{Deref, DerefMut};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use crate::context::{self, Interrupt};
-use crate::park::{self, Waker};
+use crate::park;
+use crate::waitqueue::{self, Wait, WaitQueue, Woken};
 
-/// A mutex for green and plain threads alike.
+const UNLOCKED: u8 = 0;
+const LOCKED: u8 = 1;
+const CONTENDED: u8 = 2;
+
+/// A mutual-exclusion flag without data, for green and plain threads alike.
 #[derive(Debug, Default)]
-pub struct ParkMutex<T> {
-    locked: AtomicBool,
-    waiters: Mutex<VecDeque<(u64, Waker)>>,
-    value: UnsafeCell<T>,
+pub struct RawMutex {
+    state: AtomicU8,
+    waiters: Mutex<WaitQueue>,
 }
 
-// SAFETY: the value is only reached through a guard, and at most one guard exists at a time
-// (the `locked` flag, taken by CAS, is its token), so sharing the mutex shares `T` the way a
-// `std::sync::Mutex<T>` does.
-unsafe impl<T: Send> Sync for ParkMutex<T> {}
-
-impl<T> ParkMutex<T> {
+impl RawMutex {
     /// A new unlocked mutex.
-    pub const fn new(value: T) -> Self {
-        ParkMutex {
-            locked: AtomicBool::new(false),
-            waiters: Mutex::new(VecDeque::new()),
-            value: UnsafeCell::new(value),
+    pub const fn new() -> Self {
+        RawMutex {
+            state: AtomicU8::new(UNLOCKED),
+            waiters: Mutex::new(WaitQueue::new()),
         }
     }
 
-    fn try_take(&self) -> bool {
-        self.locked
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+    /// Takes the lock if it is free.
+    #[inline]
+    pub fn try_lock(&self) -> bool {
+        self.state
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
     }
 
     /// Takes the lock, parking while another holder has it.
     ///
     /// # Errors
-    /// A kill or timeout that reached the caller while it waited (it no longer waits).
-    pub fn lock(&self) -> Result<ParkGuard<'_, T>, Interrupt> {
-        if self.try_take() {
-            return Ok(ParkGuard { mutex: self });
+    /// A kill or timeout that reached the caller while it waited; it does not hold the lock.
+    #[inline]
+    pub fn lock(&self) -> Result<(), Interrupt> {
+        if self.try_lock() {
+            return Ok(());
+        }
+        self.lock_slow(true)
+    }
+
+    /// Takes the lock, parking while another holder has it, even while a kill or timeout is
+    /// pending (for a destructor that locks while its green thread unwinds).
+    pub fn lock_uninterruptible(&self) {
+        if !self.try_lock() {
+            // Cannot fail: the wait ignores interrupts.
+            let _ = self.lock_slow(false);
+        }
+    }
+
+    #[cold]
+    fn lock_slow(&self, interruptible: bool) -> Result<(), Interrupt> {
+        park::yield_before_park();
+        if self.try_lock() {
+            return Ok(());
         }
         let ctx = context::current();
-        let waker = ctx.waker().cloned().unwrap_or_else(Waker::current);
+        let mut how = Wait::new(&ctx);
+        if !interruptible {
+            how = how.uninterruptible();
+        }
         loop {
+            let queue = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+            if self.state.swap(CONTENDED, Ordering::Acquire) == UNLOCKED {
+                return Ok(());
+            }
+            if let (Woken::Interrupted(i), ()) =
+                waitqueue::wait(&self.waiters, queue, |q| q, (), how, || {})
             {
-                let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-                if self.try_take() {
-                    return Ok(ParkGuard { mutex: self });
-                }
-                waiters.push_back((ctx.id(), waker.clone()));
+                return Err(i);
             }
-            let r = park::park_in(&ctx, None);
-            let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(i) = waiters.iter().position(|(id, _)| *id == ctx.id()) {
-                waiters.remove(i);
-            } else if r.is_err() {
-                // Our wake-up was consumed by the interrupt: pass it on.
-                drop(waiters);
-                self.wake_one();
-            }
-            r?;
         }
     }
 
+    /// Releases the lock and wakes one waiter, if any.
+    ///
+    /// The caller must hold the lock (a [`RawMutex`] has no owner to check).
+    #[inline]
+    pub fn unlock(&self) {
+        if self.state.swap(UNLOCKED, Ordering::Release) == CONTENDED {
+            self.wake_one();
+        }
+    }
+
+    #[cold]
     fn wake_one(&self) {
-        let next = self
-            .waiters
+        self.waiters
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop_front();
-        if let Some((_, w)) = next {
-            w.wake();
-        }
+            .unwrap_or_else(PoisonError::into_inner)
+            .notify_one();
     }
-}
 
-/// Holds a [`ParkMutex`]; unlocks on drop.
-#[derive(Debug)]
-pub struct ParkGuard<'a, T> {
-    mutex: &'a ParkMutex<T>,
-}
-
-impl<T> Deref for ParkGuard<'_, T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        // SAFETY: this guard holds the lock, so no other reference to the value exists.
-        unsafe { &*self.mutex.value.get() }
-    }
-}
-
-impl<T> DerefMut for ParkGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: this guard holds the lock, so no other reference to the value exists.
-        unsafe { &mut *self.mutex.value.get() }
-    }
-}
-
-impl<T> Drop for ParkGuard<'_, T> {
-    fn drop(&mut self) {
-        self.mutex.locked.store(false, Ordering::Release);
-        self.mutex.wake_one();
+    /// Whether somebody holds the lock (a snapshot).
+    pub fn is_locked(&self) -> bool {
+        self.state.load(Ordering::Relaxed) != UNLOCKED
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::UnsafeCell;
     use std::sync::Arc;
+
+    struct Counter {
+        lock: RawMutex,
+        n: UnsafeCell<u64>,
+    }
+    // SAFETY: `n` is only touched while `lock` is held.
+    unsafe impl Sync for Counter {}
 
     #[test]
     fn plain_threads_exclude_each_other() {
-        let m = Arc::new(ParkMutex::new(0u64));
+        let c = Arc::new(Counter {
+            lock: RawMutex::new(),
+            n: UnsafeCell::new(0),
+        });
         let hs: Vec<_> = (0..4)
             .map(|_| {
-                let m = m.clone();
+                let c = c.clone();
                 std::thread::spawn(move || {
                     for _ in 0..10_000 {
-                        *m.lock().unwrap() += 1;
+                        c.lock.lock().unwrap();
+                        // SAFETY: the lock is held.
+                        unsafe { *c.n.get() += 1 };
+                        c.lock.unlock();
                     }
                 })
             })
@@ -145,6 +156,8 @@ mod tests {
         for h in hs {
             h.join().unwrap();
         }
-        assert_eq!(*m.lock().unwrap(), 40_000);
+        assert!(!c.lock.is_locked());
+        // SAFETY: every other user has been joined.
+        assert_eq!(unsafe { *c.n.get() }, 40_000);
     }
 }

@@ -148,18 +148,37 @@ pub fn park_in(ctx: &Context, deadline: Option<Instant>) -> Result<Wakeup, Inter
     if deadline.is_some_and(|d| d <= Instant::now()) {
         return Ok(Wakeup::TimedOut);
     }
+    park_once(ctx, deadline);
+    if let Some(i) = ctx.pending() {
+        return Err(i);
+    }
+    Ok(woke_how(deadline))
+}
+
+/// [`park_in`] for waits that must finish even while an interrupt is pending: a destructor
+/// that takes a lock while its green thread unwinds from a kill. Only the deadline or a
+/// wake-up ends it.
+pub fn park_uninterruptible_in(ctx: &Context, deadline: Option<Instant>) -> Wakeup {
+    if deadline.is_some_and(|d| d <= Instant::now()) {
+        return Wakeup::TimedOut;
+    }
+    park_once(ctx, deadline);
+    woke_how(deadline)
+}
+
+fn park_once(ctx: &Context, deadline: Option<Instant>) {
     match ctx.waker() {
         Some(Waker::Green(_)) if ctx.is_green() => park_green(ctx, deadline),
         _ => park_thread(deadline),
     }
-    if let Some(i) = ctx.pending() {
-        return Err(i);
-    }
-    Ok(if deadline.is_some_and(|d| d <= Instant::now()) {
+}
+
+fn woke_how(deadline: Option<Instant>) -> Wakeup {
+    if deadline.is_some_and(|d| d <= Instant::now()) {
         Wakeup::TimedOut
     } else {
         Wakeup::Unparked
-    })
+    }
 }
 
 fn park_green(ctx: &Context, deadline: Option<Instant>) {
@@ -226,6 +245,18 @@ pub fn yield_now() -> Result<(), Interrupt> {
         std::thread::yield_now();
     }
     ctx.pending().map_or(Ok(()), Err)
+}
+
+/// Lets the green threads queued on this worker run once, without looking at the interrupt
+/// slot (the park that usually follows does). A waiter calls it once before it queues and
+/// parks: the partner of a request/reply exchange is usually queued on the same worker, and
+/// if it answers meanwhile the exchange costs no park and no wake-up. Does nothing on a plain
+/// thread.
+#[inline]
+pub fn yield_before_park() {
+    if context::on_green_thread() {
+        may::coroutine::yield_now();
+    }
 }
 
 /// Parks without looking at the interrupt slot, for waits that must not be cut short (a scope

@@ -1,0 +1,49 @@
+//! A mirror of [`std::sync`]: locks, condition variables, barriers, one-time initialization
+//! and channels whose waits park a green thread instead of blocking its worker.
+//!
+//! `use greenshim::sync` can replace `use std::sync`. Every type keeps std's name, methods,
+//! poisoning and error types ([`PoisonError`], [`TryLockError`], the `mpsc` errors are std's
+//! own); [`Arc`], [`Weak`] and [`atomic`] are std's, re-exported.
+//!
+//! On a green thread, waiting parks: the worker runs other green threads meanwhile, so two
+//! green threads contending for a lock on one worker cannot deadlock it (with
+//! `std::sync::Mutex` they can). On a plain OS thread, waiting blocks the thread. Green and
+//! plain threads can wait on the same object.
+//!
+//! # Differences from std
+//! - Waits honour [`Greenlet::kill`](crate::Greenlet::kill) and [`Timeout`](crate::Timeout): a
+//!   green thread parked in `lock`, `wait`, `recv` or a bounded `send` unwinds at once.
+//! - Locks are not tied to an OS thread (a green thread may move between workers while it
+//!   holds one); guards are still `!Send`, as in std, so code stays portable.
+//! - Waiters are woken in arrival order.
+
+mod barrier;
+pub(crate) mod chan;
+mod condvar;
+pub mod mpsc;
+mod mutex;
+mod once;
+mod once_lock;
+mod poison;
+mod rwlock;
+
+pub use std::sync::atomic;
+pub use std::sync::{Arc, LockResult, PoisonError, TryLockError, TryLockResult, Weak};
+
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use condvar::{Condvar, WaitTimeoutResult};
+pub use mutex::{Mutex, MutexGuard};
+pub use once::{Once, OnceState};
+pub use once_lock::{LazyLock, OnceLock};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use greenshim_shim::lock::RawMutex;
+
+/// Takes `raw`, raising a kill or timeout that arrives while waiting; if the stack already
+/// unwinds (a destructor taking a lock during a kill), waits for the lock regardless.
+fn lock_raw(raw: &RawMutex) {
+    if let Err(interrupt) = raw.lock() {
+        interrupt.raise();
+        raw.lock_uninterruptible();
+    }
+}
