@@ -17,14 +17,17 @@ use crate::{Builder, Greenlet, JoinError};
 /// (however they end). Cloning gives another handle to the same set.
 ///
 /// ```
-/// use greenshim::Group;
-/// use std::time::Duration;
+/// use greenshim::{Event, Group};
+/// use std::sync::Arc;
 ///
+/// let go = Arc::new(Event::new());
 /// let group = Group::new();
-/// for i in 0..10 {
-///     group.spawn(move || greenshim::sleep(Duration::from_millis(10 * i)));
+/// for _ in 0..10 {
+///     let go = go.clone();
+///     group.spawn(move || go.wait());
 /// }
 /// assert_eq!(group.len(), 10);
+/// go.set();
 /// group.join();
 /// assert!(group.is_empty());
 /// ```
