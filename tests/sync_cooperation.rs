@@ -7,7 +7,9 @@ mod util;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use greenshim::sync::{Arc, Barrier, Condvar, Mutex, Once, OnceLock, RwLock, mpsc};
+use greenshim::sync::{
+    Arc, Barrier, Condvar, Mutex, Once, OnceLock, RwLock, RwLockWriteGuard, mpsc,
+};
 use greenshim::{Greenlet, Timeout};
 
 #[test]
@@ -292,4 +294,37 @@ fn timeout_cuts_waits_on_green_and_plain_threads() {
         assert!(a && b, "green={green}: both waits timed out");
         assert!(took < Duration::from_secs(2), "green={green}: {took:?}");
     }
+}
+
+#[test]
+fn downgrade_keeps_writers_out_and_lets_waiting_readers_in() {
+    util::workers(1);
+    // (std has `downgrade` since 1.92, above this crate's MSRV, so it is not in sync_parity.)
+    let l = Arc::new(RwLock::new(1));
+    let mut w = l.write().unwrap();
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let l = l.clone();
+            greenshim::spawn(move || *l.read().unwrap())
+        })
+        .collect();
+    greenshim::sleep(Duration::from_millis(20));
+    *w = 2;
+    let r = RwLockWriteGuard::downgrade(w);
+    assert!(matches!(
+        l.try_write(),
+        Err(greenshim::sync::TryLockError::WouldBlock)
+    ));
+    let seen: Vec<i32> = greenshim::joinall(readers)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        seen,
+        [2, 2, 2],
+        "readers ran while the downgraded guard was held"
+    );
+    assert_eq!(*r, 2);
+    drop(r);
+    assert!(l.try_write().is_ok());
 }

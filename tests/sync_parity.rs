@@ -45,8 +45,7 @@ macro_rules! program {
             use super::Spawner;
             use $($sync)+::mpsc::{self, RecvTimeoutError, TryRecvError, TrySendError};
             use $($sync)+::{
-                Arc, Barrier, Condvar, LazyLock, Mutex, Once, OnceLock, RwLock, RwLockWriteGuard,
-                TryLockError,
+                Arc, Barrier, Condvar, LazyLock, Mutex, Once, OnceLock, RwLock, TryLockError,
             };
             use std::panic::{catch_unwind, AssertUnwindSafe};
             use std::time::Duration;
@@ -146,10 +145,6 @@ macro_rules! program {
                     .collect();
                 writers.into_iter().for_each(|h| h().unwrap());
                 out.push(format!("rwlock total {}", *l.read().unwrap()));
-                let w = l.write().unwrap();
-                let r = RwLockWriteGuard::downgrade(w);
-                out.push(format!("downgraded {}, try_read ok {}", *r, l.try_read().is_ok()));
-                drop(r);
                 let l2 = l.clone();
                 sp.spawn(move || {
                     let _r = l2.read().unwrap();
