@@ -225,9 +225,11 @@ impl Pool {
             Err(e) => panic!("{e}"),
         };
         slot.forget();
-        self.group.add(&g);
         let slots = self.slots.clone();
+        // Before joining the group: listeners run in order, so by the time `join` sees the
+        // pool empty, every slot is back.
         g.on_finish(move || slots.release());
+        self.group.add(&g);
         g
     }
 
@@ -260,14 +262,14 @@ impl Pool {
         self.slots.acquire_timeout(timeout).is_some()
     }
 
-    /// How many green threads run in the pool.
+    /// How many slots are taken (green threads running in the pool, or being started).
     pub fn len(&self) -> usize {
-        self.group.len()
+        self.size - self.free_count()
     }
 
-    /// Whether none runs.
+    /// Whether no slot is taken.
     pub fn is_empty(&self) -> bool {
-        self.group.is_empty()
+        self.len() == 0
     }
 
     /// Parks until every green thread of the pool has finished.

@@ -170,14 +170,14 @@ macro_rules! semaphore_methods {
         pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
             self.core
                 .acquire_until(Instant::now().checked_add(timeout))
-                .then_some(SemaphorePermit { core: &self.core })
+                .then(|| SemaphorePermit { core: &self.core })
         }
 
         /// Takes a permit if one is free and nobody waits ahead.
         pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
             self.core
                 .try_acquire()
-                .then_some(SemaphorePermit { core: &self.core })
+                .then(|| SemaphorePermit { core: &self.core })
         }
 
         /// The permits free now.
