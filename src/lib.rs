@@ -35,9 +35,15 @@
 //! - What the kernel cannot wait for with epoll (regular files, `getaddrinfo`, `fsync`, locks,
 //!   `fork`+`exec`) runs on an elastic *offload pool* while the green thread parks
 //!   ([`offload`]); reads and writes that the page cache can serve at once stay inline.
+//! - Locks, channels and the other coordination types wait on one *wait queue* (green and
+//!   plain threads queue on it alike, in arrival order; a release hands the lock, item or
+//!   permit to the first waiter), so a green thread waiting for another parks.
 //! - Mirrors of std modules keep std's names and signatures: [`time`], [`thread`], [`net`],
-//!   [`os::unix::net`], [`fs`], [`process`] and [`io`] so far. Outside a green thread they
-//!   behave like std.
+//!   [`os::unix::net`], [`fs`], [`process`], [`io`] and [`sync`] so far. Outside a green
+//!   thread they behave like std.
+//! - gevent's coordination types: [`Event`], [`AsyncResult`], [`Semaphore`],
+//!   [`BoundedSemaphore`], [`Queue`], [`LifoQueue`], [`PriorityQueue`], [`Channel`],
+//!   [`Group`], [`Pool`]. Unlike gevent's, they also work across OS threads.
 //! - The runtime starts on first use; [`runtime`] documents its settings and the environment
 //!   variables (`GREENSHIM_WORKERS`, `GREENSHIM_STACK_SIZE`, …).
 //!
@@ -57,12 +63,13 @@
 //!   budget greenshim's spawn returns an `OutOfMemory` error naming the limit and the fix
 //!   (`sysctl -w vm.max_map_count=262144`); the infallible [`spawn`] panics with it.
 //! - **A blocking call greenshim does not know about blocks the whole worker**, and the green
-//!   threads queued on it wait. `std::net`, `std::fs` and `std::process` block; use the
-//!   mirrors (the monkey patch of a later release will cover unmodified code).
+//!   threads queued on it wait. `std::net`, `std::fs`, `std::process` and `std::sync` block;
+//!   use the mirrors (the monkey patch of a later release will cover unmodified code). A
+//!   `std::sync::Mutex` held across a greenshim park can deadlock a worker: the next green
+//!   thread that locks it on that worker blocks the OS thread the holder needs.
 //! - **A green thread that computes without parking holds its worker.** Socket events are
 //!   still delivered by another idle worker within a few milliseconds, but the green threads
-//!   queued behind the busy one wait for it. `std::sync::Mutex` held across a greenshim park can deadlock a
-//!   worker the same way.
+//!   queued behind the busy one wait for it.
 #![warn(missing_docs)]
 
 pub mod event;

@@ -17,6 +17,53 @@
 //!   holds one); guards are still `!Send`, as in std, so code stays portable.
 //! - Waiters are woken in arrival order.
 
+/// `Debug` and `Display` of a lock guard: those of the data, as std's guards.
+macro_rules! guard_fmt {
+    ($($guard:ident),+) => {$(
+        impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for $guard<'_, T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<T: ?Sized + std::fmt::Display> std::fmt::Display for $guard<'_, T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(&**self, f)
+            }
+        }
+    )+};
+}
+
+/// `From<T>`, `Default` and std's `Debug` format for a lock with a non-blocking `$try`.
+macro_rules! lock_impls {
+    ($lock:ident, $try:ident) => {
+        impl<T> From<T> for $lock<T> {
+            fn from(t: T) -> Self {
+                $lock::new(t)
+            }
+        }
+
+        impl<T: Default> Default for $lock<T> {
+            fn default() -> Self {
+                $lock::new(T::default())
+            }
+        }
+
+        impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for $lock<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut d = f.debug_struct(stringify!($lock));
+                match self.$try() {
+                    Ok(guard) => d.field("data", &&*guard),
+                    Err(TryLockError::Poisoned(err)) => d.field("data", &&**err.get_ref()),
+                    Err(TryLockError::WouldBlock) => d.field("data", &format_args!("<locked>")),
+                };
+                d.field("poisoned", &self.poison.get());
+                d.finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 mod barrier;
 pub(crate) mod chan;
 mod condvar;
