@@ -27,6 +27,15 @@ pub fn live_count() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
 
+/// Green threads spawned and not yet finished (a finished one may still hold its stack for a
+/// moment, which [`live_count`] counts).
+static UNFINISHED: AtomicUsize = AtomicUsize::new(0);
+
+/// Green threads that may still run user code.
+pub(crate) fn unfinished_count() -> usize {
+    UNFINISHED.load(Ordering::Acquire)
+}
+
 /// Why a greenlet produced no value.
 pub enum JoinError {
     /// Its function panicked; the payload is the panic's, as `std::thread::JoinHandle::join`
@@ -170,6 +179,7 @@ impl<T> Shared<T> {
             s.done = true;
             std::mem::take(&mut s.listeners)
         };
+        UNFINISHED.fetch_sub(1, Ordering::AcqRel);
         self.done.store(true, Ordering::Release);
         for l in listeners {
             match l {
@@ -418,6 +428,8 @@ impl Builder {
         });
         let inner = shared.clone();
         let body = move || run_greenlet(inner, f);
+        // Counted before it can run (and finish); uncounted below if the spawn fails.
+        UNFINISHED.fetch_add(1, Ordering::AcqRel);
         let spawned = context::with_spawn_panics_silenced(|| {
             panic::catch_unwind(AssertUnwindSafe(|| {
                 // SAFETY: may's spawn is unsafe because a green thread can resume on another OS
@@ -431,12 +443,14 @@ impl Builder {
             Ok(Ok(_detached)) => Ok(Greenlet { shared }),
             Ok(Err(e)) => {
                 LIVE.fetch_sub(1, Ordering::Release);
+                UNFINISHED.fetch_sub(1, Ordering::AcqRel);
                 Err(e)
             }
             // may's stack allocator panics ("failed to alloc sys stack") when mmap or mprotect
             // fails; by far the most common cause is the mapping limit.
             Err(_) => {
                 LIVE.fetch_sub(1, Ordering::Release);
+                UNFINISHED.fetch_sub(1, Ordering::AcqRel);
                 Err(runtime::stack_limit_error(live))
             }
         }
@@ -456,12 +470,16 @@ where
         shared.complete(Err(JoinError::Killed));
         return;
     }
-    let outcome = panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        match InterruptUnwind::of(&*payload) {
+    let outcome = match panic::catch_unwind(AssertUnwindSafe(f)) {
+        // A kill that interposed libc calls reported as their results (they cannot unwind)
+        // ended the function early.
+        Ok(_) if shared.ctx.take_delivered(Interrupt::Kill) => Err(JoinError::Killed),
+        Ok(v) => Ok(v),
+        Err(payload) => Err(match InterruptUnwind::of(&*payload) {
             Some(Interrupt::Kill) => JoinError::Killed,
             _ => JoinError::Panicked(payload),
-        }
-    });
+        }),
+    };
     shared.complete(outcome);
 }
 

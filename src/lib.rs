@@ -78,6 +78,7 @@ mod greenlet;
 pub mod io;
 mod joinall;
 pub mod local;
+pub mod monkey;
 pub mod net;
 pub mod os;
 pub mod pool;

@@ -90,6 +90,10 @@ impl Timeout {
         timer.cancel();
         ctx.clear_timeout(id);
         match outcome {
+            // Interposed libc calls cannot unwind: they end early and report it.
+            Ok(_) if ctx.take_delivered(Interrupt::Timeout(id)) => Err(Elapsed {
+                duration: self.duration,
+            }),
             Ok(v) => Ok(v),
             Err(payload) if InterruptUnwind::of(&*payload) == Some(Interrupt::Timeout(id)) => {
                 Err(Elapsed {

@@ -46,6 +46,13 @@ pub enum Interrupt {
 }
 
 impl Interrupt {
+    fn code(self) -> u64 {
+        match self {
+            Interrupt::Kill => KILL,
+            Interrupt::Timeout(id) => id,
+        }
+    }
+
     fn from_code(code: u64) -> Option<Self> {
         match code {
             0 => None,
@@ -95,6 +102,9 @@ pub struct Context {
     unpark_token: AtomicBool,
     /// Set by the green thread itself when it first runs; a plain thread's is set at creation.
     waker: OnceLock<Waker>,
+    /// The code of an interrupt that an interposed libc call reported as its result instead of
+    /// unwinding (it cannot unwind through its C caller); 0 if none.
+    delivered: AtomicU64,
 }
 
 impl Context {
@@ -119,6 +129,7 @@ impl Context {
             interrupt: AtomicU64::new(0),
             unpark_token: AtomicBool::new(false),
             waker: OnceLock::new(),
+            delivered: AtomicU64::new(0),
         }
     }
 
@@ -163,10 +174,7 @@ impl Context {
     /// Posts an interrupt without waking; returns the waker to wake (if the context has
     /// started running).
     pub fn post(&self, what: Interrupt) -> Option<Waker> {
-        let code = match what {
-            Interrupt::Kill => KILL,
-            Interrupt::Timeout(id) => id,
-        };
+        let code = what.code();
         self.interrupt
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
                 (cur == 0 || code < cur).then_some(code)
@@ -180,6 +188,19 @@ impl Context {
         self.interrupt
             .compare_exchange(id, 0, Ordering::SeqCst, Ordering::SeqCst)
             .ok();
+    }
+
+    /// Records that `what` ended an interposed libc call early, reported through the call's
+    /// result (see `interpose`), so that the `Timeout` or kill it belongs to can tell.
+    pub fn deliver(&self, what: Interrupt) {
+        self.delivered.store(what.code(), Ordering::SeqCst);
+    }
+
+    /// True (and forgotten) if `what` was delivered through an interposed call's result.
+    pub fn take_delivered(&self, what: Interrupt) -> bool {
+        self.delivered
+            .compare_exchange(what.code(), 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
     }
 
     /// Makes the `thread::park` token available and wakes the context.

@@ -8,46 +8,26 @@
 //!
 //! The interposer is inert unless the calling OS thread has asked for offloading (the `net`
 //! mirror does, around each resolution on a green thread); otherwise it calls the real
-//! function straight away. The real function is found once with `dlsym(RTLD_NEXT)`.
+//! function straight away, unless the `Dns` family of the monkey patch is on: then every
+//! lookup made on a green thread is offloaded.
 
 use std::cell::Cell;
 use std::ffi::{c_char, c_int};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::context;
+use crate::interpose::{Family, cooperative, real};
 use crate::offload;
-
-type GetAddrInfo = unsafe extern "C" fn(
-    *const c_char,
-    *const c_char,
-    *const libc::addrinfo,
-    *mut *mut libc::addrinfo,
-) -> c_int;
 
 thread_local! {
     static OFFLOAD_NEXT_LOOKUP: Cell<bool> = const { Cell::new(false) };
 }
 
-static REAL: AtomicUsize = AtomicUsize::new(0);
 static OFFLOADED: AtomicU64 = AtomicU64::new(0);
 
 /// Lookups that ran on the offload pool since start-up.
 pub fn offloaded_lookups() -> u64 {
     OFFLOADED.load(Ordering::Relaxed)
-}
-
-/// Resolves libc's `getaddrinfo` (called at runtime start-up, so a first lookup in a forked
-/// child does not need the loader).
-pub(crate) fn resolve_real() -> Option<GetAddrInfo> {
-    let mut p = REAL.load(Ordering::Acquire);
-    if p == 0 {
-        // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name has no other preconditions.
-        p = unsafe { libc::dlsym(libc::RTLD_NEXT, c"getaddrinfo".as_ptr()) } as usize;
-        REAL.store(p, Ordering::Release);
-    }
-    // SAFETY: a non-null result of dlsym for "getaddrinfo" is libc's getaddrinfo, whose C
-    // signature is `GetAddrInfo`.
-    (p != 0).then(|| unsafe { std::mem::transmute::<usize, GetAddrInfo>(p) })
 }
 
 /// Runs `f` (typically `addr.to_socket_addrs()`) so that a host-name lookup it makes on a
@@ -92,13 +72,15 @@ pub unsafe extern "C" fn getaddrinfo(
     hints: *const libc::addrinfo,
     res: *mut *mut libc::addrinfo,
 ) -> c_int {
-    let Some(real) = resolve_real() else {
-        return libc::EAI_SYSTEM;
+    let asked = OFFLOAD_NEXT_LOOKUP.with(|c| c.replace(false));
+    let offload = if asked {
+        context::on_green_thread()
+    } else {
+        cooperative(Family::Dns)
     };
-    let offload = OFFLOAD_NEXT_LOOKUP.with(|c| c.replace(false)) && context::on_green_thread();
     if !offload {
         // SAFETY: the caller upholds getaddrinfo's contract; the arguments pass through.
-        return unsafe { real(node, service, hints, res) };
+        return unsafe { real::getaddrinfo(node, service, hints, res) };
     }
     OFFLOADED.fetch_add(1, Ordering::Relaxed);
     let args = LookupArgs {
@@ -110,6 +92,6 @@ pub unsafe extern "C" fn getaddrinfo(
     offload::run(move || {
         let a = args;
         // SAFETY: as above; `LookupArgs`' argument keeps the pointers valid for the call.
-        unsafe { real(a.node, a.service, a.hints, a.res) }
+        unsafe { real::getaddrinfo(a.node, a.service, a.hints, a.res) }
     })
 }

@@ -21,6 +21,7 @@
 //! - [`dispatch`]: delivers wake-ups from non-worker threads (timer, offload pool) through the
 //!   first idle worker, so a busy worker cannot strand them.
 //! - [`dns`]: the `getaddrinfo` interposer that runs a green thread's lookups off the worker.
+//! - [`interpose`]: the monkey patch's libc interposers, their family switches and counters.
 //! - [`waitqueue`]: the FIFO of parked waiters (green or plain) with hand-off payloads that
 //!   every lock, channel and queue is built from.
 //! - [`lock`]: the lock word of greenshim's mutexes, built on a wait queue.
@@ -34,6 +35,7 @@ pub mod context;
 pub mod dispatch;
 pub mod dns;
 pub mod fdtable;
+pub mod interpose;
 pub mod io;
 pub mod lock;
 pub mod offload;

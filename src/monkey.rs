@@ -1,0 +1,151 @@
+//! The monkey patch: make code that knows nothing of greenshim cooperative.
+//!
+//! [`patch_all`] turns on greenshim's interposed libc functions. From then on, a call of one
+//! of them made on a green thread parks the green thread (or runs off the worker) instead of
+//! blocking the worker, whoever makes it: std (`std::thread::sleep`, `ToSocketAddrs`), other
+//! crates, C libraries. On plain OS threads, and before `patch_all`, every call goes straight
+//! to libc.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//!
+//! greenshim::monkey::patch_all().unwrap();
+//! let start = Instant::now();
+//! let sleepers: Vec<_> = (0..100)
+//!     // Plain std code: with the patch, each sleep parks only its green thread.
+//!     .map(|_| greenshim::spawn(|| std::thread::sleep(Duration::from_millis(100))))
+//!     .collect();
+//! greenshim::joinall(sleepers);
+//! assert!(start.elapsed() < Duration::from_secs(5)); // not 10 s
+//! ```
+//!
+//! # What is patched so far
+//!
+//! | family | symbols | on a green thread |
+//! |---|---|---|
+//! | [`Family::Sleep`] | `sleep`, `usleep`, `nanosleep`, `clock_nanosleep` | sleeps on greenshim's timer |
+//! | [`Family::Dns`] | `getaddrinfo` | runs on the offload pool |
+//!
+//! Sockets, `poll`/`select`/`epoll`, process waits and file I/O come in later releases; until
+//! then use the mirrors (`greenshim::net`, …) for them.
+//!
+//! # Kills and timeouts in patched code
+//!
+//! An interposed call cannot unwind its caller (std and C declare libc functions
+//! `extern "C"`; an unwind through them aborts). A kill or [`Timeout`](crate::Timeout) that
+//! reaches a green thread parked in one ends the call early instead: a sleep returns. The
+//! interrupt is recorded, so `Timeout::run` still returns `Err(Elapsed)` and a killed
+//! greenlet still joins as [`JoinError::Killed`](crate::JoinError::Killed) once the code
+//! returns. Code that loops on a sleep without looking at the clock keeps looping (each later
+//! sleep returns at once); code that parks in a greenshim call is unwound there as usual.
+
+use std::fmt;
+
+use greenshim_shim::interpose;
+pub use greenshim_shim::interpose::{Family, FamilyStats};
+
+/// Why patching was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PatchError {
+    /// Green threads were already running: one of them may be blocked inside a libc call
+    /// right now, and that call would stay blocking. Nothing was patched; call the patch
+    /// before spawning (or when every green thread has finished).
+    Late {
+        /// Green threads not finished when the patch was asked for.
+        live_green_threads: usize,
+    },
+}
+
+impl fmt::Display for PatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PatchError::Late { live_green_threads } => write!(
+                f,
+                "greenshim::monkey: patch requested with {live_green_threads} green threads \
+                 already running; nothing was patched (call patch_all before the first spawn)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PatchError {}
+
+/// Patches every family.
+///
+/// # Errors
+/// [`PatchError::Late`] if green threads are already running (nothing is patched then).
+pub fn patch_all() -> Result<(), PatchError> {
+    patch(&Family::ALL)
+}
+
+/// Patches the given families. Patching what is already patched does nothing and succeeds.
+///
+/// # Errors
+/// [`PatchError::Late`] if a family is not patched yet and green threads are already running
+/// (nothing is patched then).
+pub fn patch(families: &[Family]) -> Result<(), PatchError> {
+    if families.iter().all(|f| interpose::is_patched(*f)) {
+        return Ok(());
+    }
+    let live = crate::greenlet::unfinished_count();
+    if live > 0 {
+        return Err(PatchError::Late {
+            live_green_threads: live,
+        });
+    }
+    for f in families {
+        interpose::patch(*f);
+    }
+    Ok(())
+}
+
+/// Whether `family` is patched.
+pub fn is_patched(family: Family) -> bool {
+    interpose::is_patched(family)
+}
+
+/// Turns every family off again (for tests): calls go straight to libc.
+pub fn unpatch_all() {
+    for f in Family::ALL {
+        interpose::unpatch(f);
+    }
+}
+
+/// Counters of every family: calls that took the cooperative path and calls that passed
+/// through while patched.
+pub fn stats() -> Stats {
+    Stats {
+        families: Family::ALL.map(|f| (f, interpose::stats(f))),
+    }
+}
+
+/// What [`stats`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    families: [(Family, FamilyStats); Family::ALL.len()],
+}
+
+impl Stats {
+    /// The counters of one family.
+    pub fn family(&self, family: Family) -> FamilyStats {
+        self.families
+            .iter()
+            .find(|(f, _)| *f == family)
+            .map(|(_, s)| *s)
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (family, s) in &self.families {
+            writeln!(
+                f,
+                "{family:?}: {} cooperative, {} passed through",
+                s.cooperative, s.passed_through
+            )?;
+        }
+        Ok(())
+    }
+}
