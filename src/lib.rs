@@ -64,7 +64,7 @@
 //!   (`sysctl -w vm.max_map_count=262144`); the infallible [`spawn`] panics with it.
 //! - **A blocking call greenshim does not know about blocks the whole worker**, and the green
 //!   threads queued on it wait. `std::net`, `std::fs`, `std::process` and `std::sync` block;
-//!   use the mirrors (the monkey patch of a later release will cover unmodified code). A
+//!   use the mirrors ([`monkey`] covers unmodified code's sleeps and name lookups so far). A
 //!   `std::sync::Mutex` held across a greenshim park can deadlock a worker: the next green
 //!   thread that locks it on that worker blocks the OS thread the holder needs.
 //! - **A green thread that computes without parking holds its worker.** Socket events are

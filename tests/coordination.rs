@@ -136,7 +136,7 @@ fn semaphore_bounds_concurrency_and_serves_waiters_in_order() {
             s.acquire().forget();
             o.lock().unwrap().push(i);
         }));
-        greenshim::sleep(Duration::from_millis(2)); // queue them one after another
+        greenshim::sleep(Duration::from_millis(10)); // queue them one after another
     }
     assert!(sem.try_acquire().is_none());
     for _ in 0..5 {
@@ -215,7 +215,7 @@ fn queue_waiters_are_served_first_come_first_served() {
     for i in 0..5 {
         let q = q.clone();
         getters.push(greenshim::spawn(move || (i, q.get().unwrap())));
-        greenshim::sleep(Duration::from_millis(2));
+        greenshim::sleep(Duration::from_millis(10)); // queue them one after another
     }
     for item in 100..105 {
         q.put(item).unwrap();

@@ -172,7 +172,7 @@ fn a_plain_thread_and_green_threads_wait_on_one_condvar() {
 /// checks that it died of the kill promptly.
 fn killed_while_parked<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) {
     let g = greenshim::spawn(f);
-    wait_parked(&g);
+    wait_parked(what, &g);
     let start = Instant::now();
     g.kill();
     let Ok(r) = g.join_timeout(Duration::from_secs(5)) else {
@@ -187,13 +187,13 @@ fn killed_while_parked<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Se
 }
 
 /// Bounded wait until the green thread has parked at least once and stayed unfinished.
-fn wait_parked<T>(g: &Greenlet<T>) {
+fn wait_parked<T>(what: &str, g: &Greenlet<T>) {
     let parks = util::green_parks();
     util::eventually(Duration::from_secs(5), "parked", || {
         util::green_parks() > parks || g.is_finished()
     });
     greenshim::sleep(Duration::from_millis(20));
-    assert!(!g.is_finished(), "it should still be waiting");
+    assert!(!g.is_finished(), "{what}: it should still be waiting");
 }
 
 #[test]
@@ -246,16 +246,19 @@ fn kill_reaches_green_threads_parked_on_every_std_mirror() {
 
     let once = Arc::new(Once::new());
     let (started_tx, started_rx) = mpsc::channel();
+    let (finish_tx, finish_rx) = mpsc::channel::<()>();
     let o = once.clone();
     let init = greenshim::spawn(move || {
         o.call_once(|| {
             started_tx.send(()).unwrap();
-            greenshim::sleep(Duration::from_millis(300));
+            // The initializer runs until the test lets it finish.
+            finish_rx.recv().unwrap();
         })
     });
     started_rx.recv().unwrap();
     let o = once.clone();
     killed_while_parked("Once::call_once (waiting)", move || o.call_once(|| {}));
+    finish_tx.send(()).unwrap();
     init.join().unwrap();
     assert!(once.is_completed());
 

@@ -25,6 +25,13 @@ fn duration_of(ts: &libc::timespec) -> Option<Duration> {
 /// Parks the green thread until `deadline`. An interrupt ends it early and is recorded as
 /// delivered.
 fn park_until(deadline: Option<Instant>) {
+    if deadline.is_some_and(|d| d <= Instant::now()) {
+        // A zero sleep lets the other green threads run, as `greenshim::sleep(ZERO)` does.
+        if let Err(i) = park::yield_now() {
+            context::current().deliver(i);
+        }
+        return;
+    }
     loop {
         // Too far to represent: sleep "forever", a day at a time.
         let step = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
