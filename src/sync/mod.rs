@@ -64,6 +64,40 @@ macro_rules! lock_impls {
     };
 }
 
+/// The poison-flag methods and `get_mut` of a lock (inside `impl<T: ?Sized> $lock<T>`), and
+/// `into_inner` (inside `impl<T> $lock<T>`, via `into_inner` below).
+macro_rules! poison_methods {
+    ($lock:ident) => {
+        #[doc = concat!("Whether a holder panicked; mirrors `std::sync::", stringify!($lock), "::is_poisoned`.")]
+        pub fn is_poisoned(&self) -> bool {
+            self.poison.get()
+        }
+
+        #[doc = concat!("Clears the poisoned state; mirrors `std::sync::", stringify!($lock), "::clear_poison`.")]
+        pub fn clear_poison(&self) {
+            self.poison.clear();
+        }
+
+        #[doc = concat!("The data, through a unique borrow (no locking needed); mirrors `std::sync::", stringify!($lock), "::get_mut`.")]
+        ///
+        /// # Errors
+        /// If the lock is poisoned, the reference inside a [`PoisonError`](std::sync::PoisonError).
+        pub fn get_mut(&mut self) -> std::sync::LockResult<&mut T> {
+            self.poison.result(self.data.get_mut())
+        }
+    };
+    (into_inner $lock:ident) => {
+        #[doc = concat!("Consumes the lock and returns its data; mirrors `std::sync::", stringify!($lock), "::into_inner`.")]
+        ///
+        /// # Errors
+        /// If the lock is poisoned, the data inside a [`PoisonError`](std::sync::PoisonError).
+        pub fn into_inner(self) -> std::sync::LockResult<T> {
+            let $lock { poison, data, .. } = self;
+            poison.result(data.into_inner())
+        }
+    };
+}
+
 mod barrier;
 pub(crate) mod chan;
 mod condvar;

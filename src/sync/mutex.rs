@@ -73,14 +73,7 @@ impl<T> Mutex<T> {
         }
     }
 
-    /// Consumes the mutex and returns its data; mirrors [`std::sync::Mutex::into_inner`].
-    ///
-    /// # Errors
-    /// If the mutex is poisoned, the data inside a [`PoisonError`](std::sync::PoisonError).
-    pub fn into_inner(self) -> LockResult<T> {
-        let Mutex { poison, data, .. } = self;
-        poison.result(data.into_inner())
-    }
+    poison_methods!(into_inner Mutex);
 }
 
 impl<T: ?Sized> Mutex<T> {
@@ -110,24 +103,7 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
-    /// Whether a holder panicked; mirrors [`std::sync::Mutex::is_poisoned`].
-    pub fn is_poisoned(&self) -> bool {
-        self.poison.get()
-    }
-
-    /// Clears the poisoned state; mirrors [`std::sync::Mutex::clear_poison`].
-    pub fn clear_poison(&self) {
-        self.poison.clear();
-    }
-
-    /// The data, through a unique borrow (no locking needed); mirrors
-    /// [`std::sync::Mutex::get_mut`].
-    ///
-    /// # Errors
-    /// If the mutex is poisoned, the reference inside a [`PoisonError`](std::sync::PoisonError).
-    pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        self.poison.result(self.data.get_mut())
-    }
+    poison_methods!(Mutex);
 
     fn guard(&self) -> MutexGuard<'_, T> {
         MutexGuard {

@@ -119,14 +119,7 @@ impl<T> RwLock<T> {
         }
     }
 
-    /// Consumes the lock and returns its data; mirrors [`std::sync::RwLock::into_inner`].
-    ///
-    /// # Errors
-    /// If the lock is poisoned, the data inside a [`PoisonError`].
-    pub fn into_inner(self) -> LockResult<T> {
-        let RwLock { poison, data, .. } = self;
-        poison.result(data.into_inner())
-    }
+    poison_methods!(into_inner RwLock);
 }
 
 impl<T: ?Sized> RwLock<T> {
@@ -186,23 +179,7 @@ impl<T: ?Sized> RwLock<T> {
         Ok(self.poison.result(self.write_guard())?)
     }
 
-    /// Whether a writer panicked; mirrors [`std::sync::RwLock::is_poisoned`].
-    pub fn is_poisoned(&self) -> bool {
-        self.poison.get()
-    }
-
-    /// Clears the poisoned state; mirrors [`std::sync::RwLock::clear_poison`].
-    pub fn clear_poison(&self) {
-        self.poison.clear();
-    }
-
-    /// The data, through a unique borrow; mirrors [`std::sync::RwLock::get_mut`].
-    ///
-    /// # Errors
-    /// If the lock is poisoned, the reference inside a [`PoisonError`].
-    pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        self.poison.result(self.data.get_mut())
-    }
+    poison_methods!(RwLock);
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
