@@ -4,6 +4,11 @@
 //! `cargo bench --bench w2_ping_pong -- --n 500000 [--workers N] [--peer LABEL]
 //! [--impl greenshim|may|tokio-ct|std]`
 //!
+//! `cargo bench --bench w2_ping_pong -- --compare greenshim,greenshim@1,may,may@1,tokio-ct
+//! [--runs 5] [--n 500000]` runs each implementation (`name@workers` sets the workers) as a
+//! child process, interleaved, and prints a markdown table of medians with ratios against
+//! tokio current-thread.
+//!
 //! The other implementations run the identical exchange for comparison in the same run:
 //! `may` (may's coroutines and `may::sync::mpsc`, with `--workers` workers), `tokio-ct`
 //! (tokio's current-thread runtime, two tasks, `tokio::sync::mpsc` unbounded), `std` (two OS
@@ -16,6 +21,15 @@ use std::time::{Duration, Instant};
 fn main() {
     let args = common::Args::parse();
     let n: u64 = args.get("n", 500_000);
+    if args.has("compare") {
+        let impls: String = args.get("compare", String::new());
+        compare(
+            &impls.split(',').collect::<Vec<_>>(),
+            args.get("runs", 5),
+            n,
+        );
+        return;
+    }
     let imp: String = args.get("impl", "greenshim".to_owned());
     let peer: String = args.get("peer", imp.clone());
     let (total, workers) = match imp.as_str() {
@@ -146,4 +160,42 @@ fn std_ping_pong(n: u64) -> Duration {
     drop(to_b);
     b.join().expect("B failed");
     total
+}
+
+/// Runs every implementation `runs` times, interleaved, each in a child process, and prints a
+/// table of median nanoseconds per round trip.
+fn compare(impls: &[&str], runs: usize, n: u64) {
+    let mut results: Vec<Vec<f64>> = vec![Vec::new(); impls.len()];
+    for _ in 0..runs {
+        for (i, imp) in impls.iter().enumerate() {
+            let (name, workers) = imp.split_once('@').unwrap_or((imp, "0"));
+            let out = std::process::Command::new(std::env::current_exe().expect("own path"))
+                .args(["--impl", name, "--workers", workers, "--n", &n.to_string()])
+                .output()
+                .expect("run child");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let ns = text
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("ns_per_rt="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{imp}: no result in {text:?}"));
+            results[i].push(ns);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let medians: Vec<f64> = results.iter_mut().map(median).collect();
+    let base = impls
+        .iter()
+        .position(|i| *i == "tokio-ct")
+        .map(|i| medians[i]);
+    println!("W2 ping-pong, n={n}, medians of {runs} interleaved runs\n");
+    println!("| impl | ns per round trip | vs tokio-ct (lower is better) |");
+    println!("|---|---:|---:|");
+    for (imp, m) in impls.iter().zip(&medians) {
+        let ratio = base.map_or("-".to_owned(), |b| format!("{:.2}", m / b));
+        println!("| {imp} | {m:.0} | {ratio} |");
+    }
 }
