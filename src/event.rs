@@ -213,20 +213,15 @@ impl<T, E> AsyncResult<T, E> {
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Option<Result<&T, &E>> {
+        if let Some(r) = self.try_get() {
+            return Some(r);
+        }
         let ctx = context::current();
         let mut how = Wait::new(&ctx).until(deadline);
         loop {
-            if let Some(r) = self.try_get() {
-                return Some(r);
-            }
-            let q = self.queue();
-            if self.ready() {
-                continue;
-            }
-            match waitqueue::wait(&self.waiters, q, |q| q, (), how, || {}).0 {
-                Woken::Notified => {}
-                Woken::TimedOut => return self.try_get(),
-                Woken::Interrupted(i) => {
+            match waitqueue::wait_until(&self.waiters, |q| q, how, |_| self.ready()) {
+                Ok(_) => return self.try_get(),
+                Err(i) => {
                     i.raise();
                     // Already unwinding: the caller still gets what it waits for.
                     how = how.uninterruptible();

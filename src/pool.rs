@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use greenshim_shim::context::{self, Context, Interrupt};
-use greenshim_shim::waitqueue::{self, Wait, WaitQueue, Woken};
+use greenshim_shim::waitqueue::{self, Wait, WaitQueue};
 
 use crate::semaphore::{Semaphore, SemaphorePermit};
 use crate::sync::mpsc;
-use crate::{Builder, Greenlet, JoinError};
+use crate::{Greenlet, JoinError};
 
 /// A set of running green threads; gevent's `Group`. Members leave it when they finish
 /// (however they end). Cloning gives another handle to the same set.
@@ -118,18 +118,16 @@ impl Group {
     fn join_until(&self, deadline: Option<Instant>) -> bool {
         let ctx = context::current();
         let how = Wait::new(&ctx).until(deadline);
-        loop {
-            let m = self.members();
-            if m.running.is_empty() {
-                return true;
-            }
-            match waitqueue::wait(&self.inner, m, |m| &mut m.joiners, (), how, || {}).0 {
-                Woken::Notified => {}
-                Woken::TimedOut => return self.is_empty(),
-                Woken::Interrupted(i) => {
-                    i.raise();
-                    return self.is_empty();
-                }
+        match waitqueue::wait_until(
+            &self.inner,
+            |m| &mut m.joiners,
+            how,
+            |m| m.running.is_empty(),
+        ) {
+            Ok(empty) => empty,
+            Err(i) => {
+                i.raise();
+                self.is_empty()
             }
         }
     }
@@ -219,11 +217,8 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        // On failure the slot is returned as the permit drops.
-        let g = match Builder::new().spawn(f) {
-            Ok(g) => g,
-            Err(e) => panic!("{e}"),
-        };
+        // If the spawn panics, the slot is returned as the permit drops.
+        let g = crate::spawn(f);
         slot.forget();
         let slots = self.slots.clone();
         // Before joining the group: listeners run in order, so by the time `join` sees the

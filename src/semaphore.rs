@@ -21,6 +21,17 @@ struct State {
     waiters: WaitQueue,
 }
 
+impl State {
+    /// Takes a free permit, unless waiters queued ahead (they get released permits first).
+    fn take_permit(&mut self) -> bool {
+        let free = self.permits > 0 && self.waiters.is_empty();
+        if free {
+            self.permits -= 1;
+        }
+        free
+    }
+}
+
 impl Core {
     const fn new(permits: usize, bound: Option<usize>) -> Core {
         Core {
@@ -37,13 +48,7 @@ impl Core {
     }
 
     fn try_acquire(&self) -> bool {
-        let mut s = self.state();
-        if s.permits > 0 && s.waiters.is_empty() {
-            s.permits -= 1;
-            true
-        } else {
-            false
-        }
+        self.state().take_permit()
     }
 
     /// Waits for a permit until `deadline`; false on timeout. Raises a kill or timeout that
@@ -56,8 +61,7 @@ impl Core {
         let mut how = Wait::new(&ctx).until(deadline);
         loop {
             let mut s = self.state();
-            if s.permits > 0 && s.waiters.is_empty() {
-                s.permits -= 1;
+            if s.take_permit() {
                 return true;
             }
             match waitqueue::wait(&self.state, s, |s| &mut s.waiters, (), how, || {}).0 {

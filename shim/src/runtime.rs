@@ -283,7 +283,6 @@ fn start_with(env: Config) -> Settings {
         STACK_BUDGET.store(stack_budget(), Ordering::Relaxed);
         crate::context::install_panic_filter();
         crate::reactor::start(s.workers);
-        crate::interpose::real::resolve_all();
         s
     })
 }

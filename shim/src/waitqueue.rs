@@ -251,6 +251,35 @@ pub fn wait<S, P>(
     (woken, node.payload.into_inner())
 }
 
+/// Parks on the queue that `queue` picks until `done` holds for the state (checked under the
+/// lock before every park), the deadline passes, or an interrupt arrives. Whoever may make
+/// `done` true must notify that queue. Returns whether `done` holds at the end.
+///
+/// # Errors
+/// The interrupt that ended the wait (it stays pending; the caller raises it).
+pub fn wait_until<S>(
+    lock: &Mutex<S>,
+    queue: impl Fn(&mut S) -> &mut WaitQueue,
+    how: Wait<'_>,
+    mut done: impl FnMut(&mut S) -> bool,
+) -> Result<bool, Interrupt> {
+    loop {
+        let mut guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        if done(&mut guard) {
+            return Ok(true);
+        }
+        match wait(lock, guard, &queue, (), how, || {}).0 {
+            Woken::Notified => {}
+            Woken::TimedOut => {
+                return Ok(done(
+                    &mut lock.lock().unwrap_or_else(PoisonError::into_inner),
+                ));
+            }
+            Woken::Interrupted(i) => return Err(i),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -130,23 +130,10 @@ impl<T, S: Store<T>> Chan<T, S> {
     ///
     /// Raises a kill or timeout that reaches a green thread while it waits (the item is
     /// dropped with its stack); if the stack already unwinds, gives up with `Closed`.
-    pub(crate) fn put(&self, item: T, patience: Patience) -> Result<(), PutFailed<T>> {
+    pub(crate) fn put(&self, mut item: T, patience: Patience) -> Result<(), PutFailed<T>> {
         let mut s = self.lock();
-        if s.closed {
-            return Err(PutFailed::Closed(item));
-        }
-        let mut item = match s.offer(item) {
-            None => return Ok(()),
-            Some(item) => item,
-        };
-        let deadline = match patience {
-            Patience::None => return Err(PutFailed::Full(item)),
-            Patience::Until(d) => d,
-        };
-        if context::on_green_thread() {
-            drop(s);
-            park::yield_before_park();
-            s = self.lock();
+        let mut yielded = !context::on_green_thread();
+        let deadline = loop {
             if s.closed {
                 return Err(PutFailed::Closed(item));
             }
@@ -154,7 +141,17 @@ impl<T, S: Store<T>> Chan<T, S> {
                 None => return Ok(()),
                 Some(item) => item,
             };
-        }
+            let Patience::Until(deadline) = patience else {
+                return Err(PutFailed::Full(item));
+            };
+            if yielded {
+                break deadline;
+            }
+            drop(s);
+            park::yield_before_park();
+            s = self.lock();
+            yielded = true;
+        };
         let ctx = context::current();
         let how = Wait::new(&ctx).until(deadline);
         let (woken, left) =
@@ -179,27 +176,25 @@ impl<T, S: Store<T>> Chan<T, S> {
     /// already unwinds, gives up with `Closed`.
     pub(crate) fn get(&self, patience: Patience) -> Result<T, GetFailed> {
         let mut s = self.lock();
-        if let Some(item) = s.take() {
-            return Ok(item);
-        }
-        if s.closed {
-            return Err(GetFailed::Closed);
-        }
-        let deadline = match patience {
-            Patience::None => return Err(GetFailed::Empty),
-            Patience::Until(d) => d,
-        };
-        if context::on_green_thread() {
-            drop(s);
-            park::yield_before_park();
-            s = self.lock();
+        let mut yielded = !context::on_green_thread();
+        let deadline = loop {
             if let Some(item) = s.take() {
                 return Ok(item);
             }
             if s.closed {
                 return Err(GetFailed::Closed);
             }
-        }
+            let Patience::Until(deadline) = patience else {
+                return Err(GetFailed::Empty);
+            };
+            if yielded {
+                break deadline;
+            }
+            drop(s);
+            park::yield_before_park();
+            s = self.lock();
+            yielded = true;
+        };
         let ctx = context::current();
         let how = Wait::new(&ctx).until(deadline);
         match waitqueue::wait(&self.state, s, |s| &mut s.getters, None, how, || {}) {
@@ -234,18 +229,11 @@ impl<T, S: Store<T>> Chan<T, S> {
     ) -> bool {
         let ctx = context::current();
         let how = Wait::new(&ctx).until(deadline);
-        loop {
-            let s = self.lock();
-            if done(&s) {
-                return true;
-            }
-            match waitqueue::wait(&self.state, s, |s| &mut s.joiners, (), how, || {}).0 {
-                Woken::Notified => {}
-                Woken::TimedOut => return done(&self.lock()),
-                Woken::Interrupted(i) => {
-                    i.raise();
-                    return false;
-                }
+        match waitqueue::wait_until(&self.state, |s| &mut s.joiners, how, |s| done(s)) {
+            Ok(holds) => holds,
+            Err(i) => {
+                i.raise();
+                false
             }
         }
     }

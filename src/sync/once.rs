@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex as StdMutex, PoisonError};
 
 use greenshim_shim::context;
-use greenshim_shim::waitqueue::{self, Wait, WaitQueue, Woken};
+use greenshim_shim::waitqueue::{self, Wait, WaitQueue};
 
 const INCOMPLETE: u8 = 0;
 const POISONED: u8 = 1;
@@ -170,20 +170,15 @@ impl Once {
         let seen = self.state.load(Ordering::Acquire);
         let ctx = context::current();
         let mut how = Wait::new(&ctx);
-        loop {
-            let q = self.queue();
-            if self.state.load(Ordering::Acquire) != seen {
-                return;
-            }
-            match waitqueue::wait(&self.waiters, q, |q| q, (), how, || {}).0 {
-                Woken::Notified => return,
-                Woken::TimedOut => unreachable!("no deadline"),
-                Woken::Interrupted(i) => {
-                    i.raise();
-                    // Already unwinding: the caller may need the value, so wait regardless.
-                    how = how.uninterruptible();
-                }
-            }
+        while let Err(i) = waitqueue::wait_until(
+            &self.waiters,
+            |q| q,
+            how,
+            |_| self.state.load(Ordering::Acquire) != seen,
+        ) {
+            i.raise();
+            // Already unwinding: the caller may need the value, so wait regardless.
+            how = how.uninterruptible();
         }
     }
 }
