@@ -126,6 +126,14 @@ impl<T, S: Store<T>> Chan<T, S> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Releases the lock, lets the worker's other green threads run once (a partner queued
+    /// there may answer, see `park::yield_before_park`), and takes the lock again.
+    fn yield_then_lock<'a>(&'a self, s: StdGuard<'a, State<T, S>>) -> StdGuard<'a, State<T, S>> {
+        drop(s);
+        park::yield_before_park();
+        self.lock()
+    }
+
     /// Puts `item`, waiting for room as `patience` allows.
     ///
     /// Raises a kill or timeout that reaches a green thread while it waits (the item is
@@ -147,9 +155,7 @@ impl<T, S: Store<T>> Chan<T, S> {
             if yielded {
                 break deadline;
             }
-            drop(s);
-            park::yield_before_park();
-            s = self.lock();
+            s = self.yield_then_lock(s);
             yielded = true;
         };
         let ctx = context::current();
@@ -190,9 +196,7 @@ impl<T, S: Store<T>> Chan<T, S> {
             if yielded {
                 break deadline;
             }
-            drop(s);
-            park::yield_before_park();
-            s = self.lock();
+            s = self.yield_then_lock(s);
             yielded = true;
         };
         let ctx = context::current();
