@@ -57,7 +57,7 @@ impl io::Read for RawStdin {
             {
                 return read(STDIN_FD, buf);
             }
-            fdio::wait_ready_unadopted(STDIN_FD, Interest::Read, None)?;
+            fdio::wait_ready_unadopted(STDIN_FD, Interest::Read, None, fdio::OnInterrupt::Raise)?;
         }
     }
 }

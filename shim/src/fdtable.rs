@@ -33,7 +33,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::ptr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::park::Waker;
@@ -174,6 +174,8 @@ pub struct Entry {
     desc: AtomicU32,
     /// Registered with a reactor's epoll (data carries the generation at registration).
     registered: AtomicBool,
+    /// How the interposers came to know the fd ([`Origin`] as a byte).
+    origin: AtomicU8,
     read: Side,
     write: Side,
 }
@@ -208,6 +210,68 @@ impl Entry {
     /// Records that the fd is in a reactor's epoll.
     pub fn set_registered(&self) {
         self.registered.store(true, Ordering::Release);
+    }
+
+    /// How the interposers came to know the fd.
+    pub fn origin(&self) -> Origin {
+        match self.origin.load(Ordering::Acquire) {
+            1 => Origin::Pollable,
+            _ => Origin::Unknown,
+        }
+    }
+}
+
+/// How the interposers came to know an fd. Only fds a hooked call created are adopted by the
+/// hooks on their own: fds 0/1/2 and inherited fds may share their open file description with
+/// other processes, which would see the `O_NONBLOCK` greenshim sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Not created by a hooked call (inherited, created before patching, or by code the hooks
+    /// do not see).
+    Unknown,
+    /// A socket or pipe created by a hooked call (`socket`, `accept`, `pipe`, …) while the
+    /// monkey patch was on.
+    Pollable,
+}
+
+/// A hooked call just created `fd`: whatever an earlier fd of that number left in the table
+/// (it was closed behind the hooks' back) is released first, then `origin` is recorded.
+pub fn note_created(fd: RawFd, origin: Origin) {
+    release(fd, false);
+    if let Ok(e) = entry(fd) {
+        let byte = match origin {
+            Origin::Unknown => 0,
+            Origin::Pollable => 1,
+        };
+        e.origin.store(byte, Ordering::Release);
+    }
+}
+
+/// Releases every adopted fd of `origin`, giving it back its user's blocking mode (the monkey
+/// patch is being turned off: code that then calls libc directly must find the kernel mode it
+/// asked for).
+pub fn release_all(origin: Origin) {
+    for (p, page) in ENTRIES.pages.iter().enumerate() {
+        if page.load(Ordering::Acquire).is_null() {
+            continue;
+        }
+        for i in 0..PAGE {
+            let fd = (p * PAGE + i) as RawFd;
+            if let Some(e) = lookup(fd)
+                && e.origin() == origin
+                && e.desc().is_some()
+            {
+                release(fd, true);
+            }
+        }
+    }
+}
+
+/// `fd` is about to be closed by a hooked `close`: releases it and forgets its origin.
+pub fn forget(fd: RawFd) {
+    release(fd, false);
+    if let Some(e) = lookup(fd) {
+        e.origin.store(0, Ordering::Release);
     }
 }
 

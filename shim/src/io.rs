@@ -42,6 +42,37 @@ pub fn closed() -> io::Error {
     io::Error::from_raw_os_error(libc::EBADF)
 }
 
+/// What a wait does with an interrupt (kill or `Timeout`) that cuts it short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnInterrupt {
+    /// Unwind the green thread (greenshim's own API: the mirrors).
+    Raise,
+    /// Record the interrupt as delivered in the context and fail the call with
+    /// [`delivered`]'s error: for the interposers, which cannot unwind through their C callers.
+    Deliver,
+}
+
+impl OnInterrupt {
+    fn error(self, ctx: &Context, i: Interrupt) -> io::Error {
+        match self {
+            OnInterrupt::Raise => interrupted(i),
+            OnInterrupt::Deliver => {
+                ctx.deliver(i);
+                delivered(i)
+            }
+        }
+    }
+}
+
+/// The error an interposed call fails with when a kill (`ECANCELED`) or a `Timeout`
+/// (`ETIMEDOUT`) cut its wait short. Neither is `EINTR`, which std and C code retry.
+pub fn delivered(i: Interrupt) -> io::Error {
+    io::Error::from_raw_os_error(match i {
+        Interrupt::Kill => libc::ECANCELED,
+        Interrupt::Timeout(_) => libc::ETIMEDOUT,
+    })
+}
+
 /// Turns a pending interrupt into an unwind; when the stack is already unwinding (a blocking
 /// call in a destructor of a killed green thread) it returns an error instead.
 pub fn interrupted(i: Interrupt) -> io::Error {
@@ -73,10 +104,11 @@ struct Pending {
     interest: Interest,
     generation: u32,
     deadline: Option<Option<Instant>>,
+    how: OnInterrupt,
 }
 
 impl Pending {
-    fn start(fd: RawFd, interest: Interest) -> io::Result<Self> {
+    fn start(fd: RawFd, interest: Interest, how: OnInterrupt) -> io::Result<Self> {
         let (e, d) = adopted(fd)?;
         Ok(Pending {
             fd,
@@ -85,6 +117,7 @@ impl Pending {
             interest,
             generation: e.generation(),
             deadline: None,
+            how,
         })
     }
 
@@ -99,7 +132,15 @@ impl Pending {
         let at = *self
             .deadline
             .get_or_insert_with(|| d.timeout(interest).map(|t| Instant::now() + t));
-        wait(self.fd, self.e, self.generation, interest, tick, at)
+        wait(
+            self.fd,
+            self.e,
+            self.generation,
+            interest,
+            tick,
+            at,
+            self.how,
+        )
     }
 }
 
@@ -111,19 +152,31 @@ pub fn do_io<T>(
     interest: Interest,
     mut op: impl FnMut() -> io::Result<T>,
 ) -> io::Result<T> {
-    retry(fd, interest, |_, _| op())
+    retry(fd, interest, OnInterrupt::Raise, |_, _| op())
 }
 
-/// The retry loop: `op` gets the fd's entry and the readiness tick read just before it.
+/// [`do_io`] for an interposer: an interrupt is delivered, never raised.
+pub fn hook_io<T>(
+    fd: RawFd,
+    interest: Interest,
+    mut op: impl FnMut() -> io::Result<T>,
+) -> io::Result<T> {
+    retry(fd, interest, OnInterrupt::Deliver, |_, _| op())
+}
+
+/// The retry loop: `op` gets the fd's entry and the readiness tick read just before it. It
+/// runs inside greenshim (see [`crate::interpose::inside`]): the libc calls the mirrors make
+/// through std there pass the interposers straight through.
 fn retry<T>(
     fd: RawFd,
     interest: Interest,
+    how: OnInterrupt,
     mut op: impl FnMut(&Entry, u64) -> io::Result<T>,
 ) -> io::Result<T> {
-    let mut p = Pending::start(fd, interest)?;
+    let mut p = Pending::start(fd, interest, how)?;
     loop {
         let tick = p.tick();
-        match op(p.e, tick) {
+        match crate::interpose::inside(|| op(p.e, tick)) {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                 if p.d.nonblocking() {
                     return Err(err);
@@ -147,7 +200,7 @@ pub fn read_stream(
     len: usize,
     mut op: impl FnMut() -> io::Result<usize>,
 ) -> io::Result<usize> {
-    retry(fd, Interest::Read, |e, tick| {
+    retry(fd, Interest::Read, OnInterrupt::Raise, |e, tick| {
         let side = e.side(Interest::Read);
         if e.is_registered() && side.drained_at(tick) {
             return Err(io::Error::from_raw_os_error(libc::EAGAIN));
@@ -166,13 +219,31 @@ pub fn read_stream(
 pub fn write_all(
     fd: RawFd,
     len: usize,
+    op: impl FnMut(usize) -> io::Result<usize>,
+) -> io::Result<usize> {
+    write_all_with(fd, len, OnInterrupt::Raise, op)
+}
+
+/// [`write_all`] for an interposer: an interrupt is delivered, never raised.
+pub fn hook_write_all(
+    fd: RawFd,
+    len: usize,
+    op: impl FnMut(usize) -> io::Result<usize>,
+) -> io::Result<usize> {
+    write_all_with(fd, len, OnInterrupt::Deliver, op)
+}
+
+fn write_all_with(
+    fd: RawFd,
+    len: usize,
+    how: OnInterrupt,
     mut op: impl FnMut(usize) -> io::Result<usize>,
 ) -> io::Result<usize> {
-    let mut p = Pending::start(fd, Interest::Write)?;
+    let mut p = Pending::start(fd, Interest::Write, how)?;
     let mut done = 0;
     loop {
         let tick = p.tick();
-        match op(done) {
+        match crate::interpose::inside(|| op(done)) {
             Ok(n) => {
                 done += n;
                 if done >= len || n == 0 || p.d.nonblocking() {
@@ -199,7 +270,7 @@ pub fn write_all(
 /// readiness rather than retried (a non-blocking `connect`).
 pub fn wait_ready(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Result<Waited> {
     let (e, _) = adopted(fd)?;
-    wait_ready_on(fd, e, interest, deadline)
+    wait_ready_on(fd, e, interest, deadline, OnInterrupt::Raise)
 }
 
 fn wait_ready_on(
@@ -207,6 +278,7 @@ fn wait_ready_on(
     e: &Entry,
     interest: Interest,
     deadline: Option<Instant>,
+    how: OnInterrupt,
 ) -> io::Result<Waited> {
     let generation = e.generation();
     let side = e.side(interest);
@@ -221,20 +293,22 @@ fn wait_ready_on(
         {
             return Ok(Waited::Ready);
         }
-        if wait(fd, e, generation, interest, tick, deadline)? == Waited::TimedOut {
+        if wait(fd, e, generation, interest, tick, deadline, how)? == Waited::TimedOut {
             return Ok(Waited::TimedOut);
         }
     }
 }
 
-/// [`wait_ready`] for an fd greenshim must not adopt (fds 0/1/2, shared with other
-/// processes): its blocking mode is left alone; it is only watched.
+/// [`wait_ready`] for an fd greenshim must not (or need not) adopt: fds 0/1/2, shared with
+/// other processes, and the fds an interposer waits on (a pidfd, a connecting socket). Its
+/// blocking mode is left alone; it is only watched. `how` says what an interrupt does.
 pub fn wait_ready_unadopted(
     fd: RawFd,
     interest: Interest,
     deadline: Option<Instant>,
+    how: OnInterrupt,
 ) -> io::Result<Waited> {
-    wait_ready_on(fd, fdtable::entry(fd)?, interest, deadline)
+    wait_ready_on(fd, fdtable::entry(fd)?, interest, deadline, how)
 }
 
 fn poll_for(interest: Interest) -> PollFor {
@@ -249,7 +323,9 @@ fn poll_for(interest: Interest) -> PollFor {
 ///
 /// # Errors
 /// `EBADF` if the fd was released meanwhile (`generation` moved), registration errors, and
-/// interrupts (raised as an unwind unless already unwinding).
+/// interrupts (raised as an unwind unless already unwinding, or delivered: see
+/// [`OnInterrupt`]).
+#[allow(clippy::too_many_arguments)]
 pub fn wait(
     fd: RawFd,
     e: &Entry,
@@ -257,16 +333,23 @@ pub fn wait(
     interest: Interest,
     tick: u64,
     deadline: Option<Instant>,
+    how: OnInterrupt,
 ) -> io::Result<Waited> {
     let ctx = context::current();
     let waited = match ctx.waker() {
         Some(w @ Waker::Green(_)) if ctx.is_green() => {
             reactor::register(fd, e)?;
-            park_green(&ctx, w, e.side(interest), tick, deadline)?
+            park_green(&ctx, w, e.side(interest), tick, deadline, how)?
         }
         Some(Waker::Thread(tw)) => {
             let tw = tw.clone();
-            poll_thread(&ctx, &tw, fd, e, generation, interest, tick, deadline)?
+            let at = At {
+                fd,
+                e,
+                generation,
+                interest,
+            };
+            poll_thread(&ctx, &tw, at, tick, deadline, how)?
         }
         _ => return Err(io::Error::other("greenshim: waiting context has no waker")),
     };
@@ -282,6 +365,7 @@ fn park_green(
     side: &fdtable::Side,
     tick: u64,
     deadline: Option<Instant>,
+    how: OnInterrupt,
 ) -> io::Result<Waited> {
     let token = ctx.id();
     if !side.enqueue(tick, token, w) {
@@ -294,21 +378,32 @@ fn park_green(
     match r {
         Ok(Wakeup::Unparked) => Ok(Waited::Ready),
         Ok(Wakeup::TimedOut) => Ok(Waited::TimedOut),
-        Err(i) => Err(interrupted(i)),
+        Err(i) => Err(how.error(ctx, i)),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The fd a plain thread polls.
+struct At<'a> {
+    fd: RawFd,
+    e: &'a Entry,
+    generation: u32,
+    interest: Interest,
+}
+
 fn poll_thread(
     ctx: &Context,
     tw: &Arc<park::ThreadWaker>,
-    fd: RawFd,
-    e: &Entry,
-    generation: u32,
-    interest: Interest,
+    at: At<'_>,
     tick: u64,
     deadline: Option<Instant>,
+    how: OnInterrupt,
 ) -> io::Result<Waited> {
+    let At {
+        fd,
+        e,
+        generation,
+        interest,
+    } = at;
     let wake = tw.poll_wake_fd()?;
     let side = e.side(interest);
     let token = ctx.id();
@@ -318,7 +413,7 @@ fn poll_thread(
     }
     let result = loop {
         if let Some(i) = ctx.pending() {
-            break Err(interrupted(i));
+            break Err(how.error(ctx, i));
         }
         if e.generation() != generation {
             break Ok(Waited::Ready);

@@ -328,6 +328,21 @@ pub fn register(fd: RawFd, e: &Entry) -> io::Result<()> {
     Ok(())
 }
 
+/// [`register`] for an fd greenshim does not own (one a hooked `poll` waits on): unless the
+/// fd was adopted or created under the monkey patch, its cached registration is renewed, as it
+/// may have been closed and its number reused behind the hooks' back (the kernel then dropped
+/// the old registration).
+pub fn refresh(fd: RawFd, e: &Entry) -> io::Result<()> {
+    if !e.is_registered() || e.desc().is_some() || e.origin() == fdtable::Origin::Pollable {
+        return register(fd, e);
+    }
+    let all = reactors().ok_or_else(|| io::Error::from(io::ErrorKind::Unsupported))?;
+    let data = (u64::from(e.generation()) << 32) | u64::from(fd as u32);
+    all[0]
+        .epoll
+        .add_or_modify(fd, epoll::IN | epoll::OUT | epoll::RDHUP | epoll::ET, data)
+}
+
 /// Removes `fd` from its reactor's epoll (before the fd is closed).
 pub(crate) fn deregister(fd: RawFd) {
     if let Some(all) = reactors() {

@@ -21,12 +21,19 @@
 //! returns early (a sleep returns, an I/O call fails), the interrupt is recorded as delivered
 //! in the green thread's context, and `Timeout::run` and the greenlet's completion read it.
 
+pub mod poll;
+pub mod process;
 pub mod real;
 pub mod sleep;
+pub mod sockets;
 
+use std::cell::Cell;
+use std::io;
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crate::context;
+use crate::fdtable::{self, Origin};
 
 /// A group of libc symbols patched together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,11 +44,27 @@ pub enum Family {
     Sleep,
     /// `getaddrinfo`: every lookup made on a green thread runs on the offload pool.
     Dns,
+    /// Socket and pipe I/O (`read`, `write`, `recv*`, `send*`, their vector, `mmsg` and
+    /// FORTIFY forms), `connect`, `accept`, `accept4`, and the fd-state calls that keep the
+    /// fd table right (`socket`, `socketpair`, `pipe`, `pipe2`, `dup*`; `close`, `fcntl`,
+    /// `ioctl(FIONBIO)` and `setsockopt(SO_*TIMEO)` are always tracked).
+    Sockets,
+    /// `poll`, `ppoll`, `select`, `pselect`, `epoll_wait`, `epoll_pwait` (and FORTIFY forms):
+    /// a wait with a timeout parks the green thread on greenshim's reactor.
+    Poll,
+    /// `waitpid`, `wait4`, `waitid`: a green thread waits on a pidfd (or off the worker).
+    Process,
 }
 
 impl Family {
     /// Every family this release can patch.
-    pub const ALL: [Family; 2] = [Family::Sleep, Family::Dns];
+    pub const ALL: [Family; 5] = [
+        Family::Sleep,
+        Family::Dns,
+        Family::Sockets,
+        Family::Poll,
+        Family::Process,
+    ];
 
     fn bit(self) -> u32 {
         1 << self as u32
@@ -90,16 +113,28 @@ pub fn stats(family: Family) -> FamilyStats {
 /// Turns the cooperative path of `family` on. Resolves the real libc symbols first and
 /// installs the fork handler (once).
 pub fn patch(family: Family) {
-    sleep::keep_linked();
-    std::hint::black_box(crate::dns::getaddrinfo as *const ());
+    keep_linked();
     real::resolve_all();
     install_fork_handler();
     PATCHED.fetch_or(family.bit(), Ordering::SeqCst);
 }
 
-/// Turns the cooperative path of `family` off; calls pass straight to libc again.
+/// References every interposer, so that a binary that patches links them all.
+fn keep_linked() {
+    sleep::keep_linked();
+    sockets::keep_linked();
+    poll::keep_linked();
+    process::keep_linked();
+    std::hint::black_box(crate::dns::getaddrinfo as *const ());
+}
+
+/// Turns the cooperative path of `family` off; calls pass straight to libc again. Unpatching
+/// [`Family::Sockets`] also hands every fd the hooks adopted back in the user's blocking mode.
 pub fn unpatch(family: Family) {
     PATCHED.fetch_and(!family.bit(), Ordering::SeqCst);
+    if family == Family::Sockets {
+        fdtable::release_all(Origin::Pollable);
+    }
 }
 
 /// Whether `family` is patched.
@@ -115,7 +150,7 @@ pub fn cooperative(family: Family) -> bool {
         return false;
     }
     let c = &COUNTERS[family.index()];
-    if IN_FORKED_CHILD.load(Ordering::Relaxed) || !context::on_green_thread() {
+    if in_forked_child() || is_inside() || !context::on_green_thread() {
         c.passed.fetch_add(1, Ordering::Relaxed);
         return false;
     }
@@ -123,7 +158,115 @@ pub fn cooperative(family: Family) -> bool {
     true
 }
 
-fn install_fork_handler() {
+/// The decision of an I/O interposer on `fd`: true if the call goes through greenshim's retry
+/// loop. That is the case for an fd greenshim has adopted (its kernel fd is non-blocking, so
+/// even a plain thread must wait the way greenshim does: in `poll(2)`), and for a socket or
+/// pipe a hooked call created when the caller is a green thread (it is adopted on the spot).
+/// Everything else goes to libc unchanged: fds 0/1/2, inherited fds, regular files.
+#[inline]
+pub fn managed_fd(family: Family, fd: RawFd) -> bool {
+    if PATCHED.load(Ordering::Relaxed) & family.bit() == 0 {
+        return false;
+    }
+    let c = &COUNTERS[family.index()];
+    if in_forked_child() || is_inside() {
+        c.passed.fetch_add(1, Ordering::Relaxed);
+        return false;
+    }
+    let green = context::on_green_thread();
+    let managed = fdtable::lookup(fd)
+        .is_some_and(|e| e.desc().is_some() || (green && e.origin() == Origin::Pollable));
+    if managed && green {
+        c.cooperative.fetch_add(1, Ordering::Relaxed);
+    } else {
+        c.passed.fetch_add(1, Ordering::Relaxed);
+    }
+    managed
+}
+
+static FORTIFIED: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn count_fortified() {
+    FORTIFIED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Calls of the FORTIFY forms (`__read_chk`, `__recv_chk`, `__recvfrom_chk`, `__poll_chk`,
+/// `__ppoll_chk`) since start-up: C code built with `-D_FORTIFY_SOURCE` calls these instead
+/// of the plain names.
+pub fn fortified_calls() -> u64 {
+    FORTIFIED.load(Ordering::Relaxed)
+}
+
+/// Whether this is a child forked from a process that loaded greenshim (hooks pass through
+/// there: no locks, no allocation).
+#[inline]
+pub fn in_forked_child() -> bool {
+    IN_FORKED_CHILD.load(Ordering::Relaxed)
+}
+
+thread_local! {
+    static INSIDE: Cell<bool> = const { Cell::new(false) };
+}
+
+fn is_inside() -> bool {
+    INSIDE.with(Cell::get)
+}
+
+/// Runs `f` as greenshim's own code: the interposers pass the libc calls it makes straight
+/// through. `f` must not park (the flag belongs to the OS thread).
+pub fn inside<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            INSIDE.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(INSIDE.with(|c| c.replace(true)));
+    f()
+}
+
+/// An interposer's `ssize_t` result: the count, or `-1` with `errno` set.
+pub(crate) fn ret_size(r: io::Result<usize>) -> isize {
+    match r {
+        Ok(n) => n as isize,
+        Err(e) => {
+            set_errno(e.raw_os_error().unwrap_or(libc::EIO));
+            -1
+        }
+    }
+}
+
+/// An interposer's `int` result: the value, or `-1` with `errno` set.
+pub(crate) fn ret_int(r: io::Result<i32>) -> i32 {
+    match r {
+        Ok(n) => n,
+        Err(e) => {
+            set_errno(e.raw_os_error().unwrap_or(libc::EIO));
+            -1
+        }
+    }
+}
+
+/// A real libc call's `ssize_t` result as an `io::Result` (reads `errno` at once, on the
+/// thread that made the call).
+pub(crate) fn size_result(r: isize) -> io::Result<usize> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// A real libc call's `int` result as an `io::Result`.
+pub(crate) fn int_result(r: i32) -> io::Result<i32> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+pub(crate) fn install_fork_handler() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         extern "C" fn in_child() {

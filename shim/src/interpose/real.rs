@@ -4,8 +4,12 @@
 //! interposer never calls the dynamic loader itself: not in a signal handler, not in a forked
 //! child. A pointer that is still unresolved (a call from another constructor that ran first)
 //! is resolved on the spot.
+//!
+//! `fcntl` and `ioctl` are variadic in C; their third argument is declared here as one
+//! register-sized integer, which is how every caller passes it on the 64-bit Linux ABIs
+//! (x86-64 and AArch64 pass variadic and fixed integer arguments in the same registers).
 
-use std::ffi::{c_char, c_int, c_uint};
+use std::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Looks `name` (NUL-terminated) up once; 0 if libc lacks it.
@@ -61,6 +65,47 @@ real_fns! {
     nanosleep(req: *const libc::timespec, rem: *mut libc::timespec) -> c_int;
     clock_nanosleep(clock: libc::clockid_t, flags: c_int, req: *const libc::timespec, rem: *mut libc::timespec) -> c_int;
     getaddrinfo(node: *const c_char, service: *const c_char, hints: *const libc::addrinfo, res: *mut *mut libc::addrinfo) -> c_int;
+    read(fd: c_int, buf: *mut c_void, n: usize) -> isize;
+    write(fd: c_int, buf: *const c_void, n: usize) -> isize;
+    readv(fd: c_int, iov: *const libc::iovec, count: c_int) -> isize;
+    writev(fd: c_int, iov: *const libc::iovec, count: c_int) -> isize;
+    recv(fd: c_int, buf: *mut c_void, n: usize, flags: c_int) -> isize;
+    recvfrom(fd: c_int, buf: *mut c_void, n: usize, flags: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t) -> isize;
+    recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> isize;
+    recvmmsg(fd: c_int, msgs: *mut libc::mmsghdr, vlen: c_uint, flags: c_int, timeout: *mut libc::timespec) -> c_int;
+    send(fd: c_int, buf: *const c_void, n: usize, flags: c_int) -> isize;
+    sendto(fd: c_int, buf: *const c_void, n: usize, flags: c_int, addr: *const libc::sockaddr, len: libc::socklen_t) -> isize;
+    sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> isize;
+    sendmmsg(fd: c_int, msgs: *mut libc::mmsghdr, vlen: c_uint, flags: c_int) -> c_int;
+    connect(fd: c_int, addr: *const libc::sockaddr, len: libc::socklen_t) -> c_int;
+    accept(fd: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t) -> c_int;
+    accept4(fd: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t, flags: c_int) -> c_int;
+    socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int;
+    socketpair(domain: c_int, ty: c_int, protocol: c_int, sv: *mut c_int) -> c_int;
+    pipe(fds: *mut c_int) -> c_int;
+    pipe2(fds: *mut c_int, flags: c_int) -> c_int;
+    dup(fd: c_int) -> c_int;
+    dup2(fd: c_int, new_fd: c_int) -> c_int;
+    dup3(fd: c_int, new_fd: c_int, flags: c_int) -> c_int;
+    fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int;
+    fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int;
+    ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> c_int;
+    setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: libc::socklen_t) -> c_int;
+    close(fd: c_int) -> c_int;
+    poll(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout: c_int) -> c_int;
+    ppoll(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout: *const libc::timespec, mask: *const libc::sigset_t) -> c_int;
+    select(nfds: c_int, r: *mut libc::fd_set, w: *mut libc::fd_set, e: *mut libc::fd_set, timeout: *mut libc::timeval) -> c_int;
+    pselect(nfds: c_int, r: *mut libc::fd_set, w: *mut libc::fd_set, e: *mut libc::fd_set, timeout: *const libc::timespec, mask: *const libc::sigset_t) -> c_int;
+    epoll_wait(epfd: c_int, events: *mut libc::epoll_event, max: c_int, timeout: c_int) -> c_int;
+    epoll_pwait(epfd: c_int, events: *mut libc::epoll_event, max: c_int, timeout: c_int, mask: *const libc::sigset_t) -> c_int;
+    waitpid(pid: libc::pid_t, status: *mut c_int, options: c_int) -> libc::pid_t;
+    wait4(pid: libc::pid_t, status: *mut c_int, options: c_int, usage: *mut libc::rusage) -> libc::pid_t;
+    waitid(idtype: libc::idtype_t, id: libc::id_t, info: *mut libc::siginfo_t, options: c_int) -> c_int;
+    __read_chk(fd: c_int, buf: *mut c_void, n: usize, buflen: usize) -> isize;
+    __recv_chk(fd: c_int, buf: *mut c_void, n: usize, buflen: usize, flags: c_int) -> isize;
+    __recvfrom_chk(fd: c_int, buf: *mut c_void, n: usize, buflen: usize, flags: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t) -> isize;
+    __poll_chk(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout: c_int, fdslen: usize) -> c_int;
+    __ppoll_chk(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout: *const libc::timespec, mask: *const libc::sigset_t, fdslen: usize) -> c_int;
 }
 
 /// Resolves every real function before `main` runs.
@@ -69,6 +114,9 @@ real_fns! {
 static RESOLVE_AT_LOAD: extern "C" fn() = {
     extern "C" fn at_load() {
         resolve_all();
+        // Before any fork: hooks in a forked child must know they are there even if the
+        // patch was never applied (close and dup2 are tracked unpatched too).
+        super::install_fork_handler();
     }
     at_load
 };

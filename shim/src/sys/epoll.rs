@@ -62,7 +62,9 @@ impl Epoll {
         let max = libc::c_int::try_from(events.len()).unwrap_or(libc::c_int::MAX);
         loop {
             // SAFETY: `events` is a live, writable buffer of at least `max` entries.
-            let n = unsafe { libc::epoll_wait(self.0.as_raw_fd(), events.as_mut_ptr(), max, 0) };
+            let n = unsafe {
+                crate::interpose::real::epoll_wait(self.0.as_raw_fd(), events.as_mut_ptr(), max, 0)
+            };
             match cvt(n) {
                 Ok(n) => return Ok(n as usize),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

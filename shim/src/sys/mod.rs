@@ -75,13 +75,14 @@ pub fn cvt_r(mut f: impl FnMut() -> libc::c_int) -> io::Result<libc::c_int> {
 pub fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
     let mut v = libc::c_int::from(on);
     // SAFETY: FIONBIO reads one c_int through the pointer, which points at a live local.
-    cvt(unsafe { libc::ioctl(fd, libc::FIONBIO, &raw mut v) }).map(drop)
+    cvt(unsafe { crate::interpose::real::ioctl(fd, libc::FIONBIO, (&raw mut v) as libc::c_ulong) })
+        .map(drop)
 }
 
 /// Whether `O_NONBLOCK` is set on the open file description of `fd`.
 pub fn is_nonblocking(fd: RawFd) -> io::Result<bool> {
     // SAFETY: F_GETFL takes no pointer argument.
-    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    let flags = cvt(unsafe { crate::interpose::real::fcntl(fd, libc::F_GETFL, 0) })?;
     Ok(flags & libc::O_NONBLOCK != 0)
 }
 
@@ -125,7 +126,7 @@ pub fn poll(
         libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
     });
     // SAFETY: `fds` is a live array of two pollfd; the count passed matches it.
-    let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+    let r = unsafe { crate::interpose::real::poll(fds.as_mut_ptr(), 2, ms) };
     match cvt(r) {
         Ok(_) => Ok(fds[0].revents),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
@@ -153,7 +154,7 @@ impl EventFd {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a live u64 to an fd this value owns. A failure (counter
         // overflow, EAGAIN) leaves the fd readable, which is all a notification needs.
-        unsafe { libc::write(self.0.as_raw_fd(), (&raw const one).cast(), 8) };
+        unsafe { crate::interpose::real::write(self.0.as_raw_fd(), (&raw const one).cast(), 8) };
     }
 
     /// Resets the counter to zero (non-blocking).
@@ -161,7 +162,7 @@ impl EventFd {
         use std::os::fd::AsRawFd;
         let mut value: u64 = 0;
         // SAFETY: reads at most 8 bytes into a live u64; EAGAIN (already zero) is fine.
-        unsafe { libc::read(self.0.as_raw_fd(), (&raw mut value).cast(), 8) };
+        unsafe { crate::interpose::real::read(self.0.as_raw_fd(), (&raw mut value).cast(), 8) };
     }
 }
 

@@ -135,8 +135,9 @@ fn to_ip(storage: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
 /// A new socket of `family` and `ty`, already non-blocking and close-on-exec.
 pub fn socket(family: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: socket takes no pointers.
-    let fd =
-        cvt(unsafe { libc::socket(family, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?;
+    let fd = cvt(unsafe {
+        crate::interpose::real::socket(family, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0)
+    })?;
     // SAFETY: `fd` was just returned by socket and belongs to nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -154,7 +155,7 @@ pub fn family_of(addr: &SocketAddr) -> libc::c_int {
 /// error (see [`is_backlog_full`]).
 pub fn connect(fd: RawFd, addr: &RawAddr) -> io::Result<bool> {
     // SAFETY: `addr` holds `len` initialized bytes of a socket address.
-    match cvt_r(|| unsafe { libc::connect(fd, addr.as_ptr(), addr.len) }) {
+    match cvt_r(|| unsafe { crate::interpose::real::connect(fd, addr.as_ptr(), addr.len) }) {
         Ok(_) => Ok(true),
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(false),
         Err(e) => Err(e),
@@ -183,8 +184,9 @@ pub fn accept_ip(fd: RawFd) -> io::Result<(OwnedFd, SocketAddr)> {
     let mut len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
     // SAFETY: `storage` is writable for `len` bytes and `len` is a live socklen_t.
-    let new =
-        cvt_r(|| unsafe { libc::accept4(fd, storage.as_mut_ptr().cast(), &raw mut len, flags) })?;
+    let new = cvt_r(|| unsafe {
+        crate::interpose::real::accept4(fd, storage.as_mut_ptr().cast(), &raw mut len, flags)
+    })?;
     // SAFETY: `new` was just returned by accept4 and belongs to nobody else.
     let owned = unsafe { OwnedFd::from_raw_fd(new) };
     // SAFETY: zero-initialized, then filled by the kernel; every bit pattern is valid.
