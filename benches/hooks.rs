@@ -7,6 +7,9 @@
 //!   function (called through its real pointer) is the hook's decision.
 //! - The cooperative fast path on a green thread: `nanosleep` of zero, which the hook answers
 //!   without parking, against libc's `nanosleep(0)` (a syscall) on a plain thread.
+//! - Socket I/O: a 1-byte `write` then `read` on a socketpair (the data is always there, so
+//!   nothing waits): libc's own functions, the hooks on a plain thread (pass-through), and the
+//!   hooks on a green thread (the fds are adopted: greenshim's retry loop, fast path).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -77,5 +80,63 @@ fn fast_path(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, pass_through, fast_path);
+fn pair() -> [i32; 2] {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for two fds; the hooked socketpair records them as created under
+    // the patch.
+    let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
+    assert_eq!(r, 0);
+    fds
+}
+
+/// One byte there and back through `write`/`read` (`hooked`: the symbols; else libc's own).
+fn round(fds: [i32; 2], hooked: bool) {
+    let mut byte = 7u8;
+    // SAFETY: one byte to and from live locals on fds this benchmark owns.
+    unsafe {
+        if hooked {
+            assert_eq!(libc::write(fds[0], (&raw const byte).cast(), 1), 1);
+            assert_eq!(libc::read(fds[1], (&raw mut byte).cast(), 1), 1);
+        } else {
+            assert_eq!(real::write(fds[0], (&raw const byte).cast(), 1), 1);
+            assert_eq!(real::read(fds[1], (&raw mut byte).cast(), 1), 1);
+        }
+    }
+}
+
+fn socket_io(c: &mut Criterion) {
+    let fds = pair();
+    c.bench_function("write_read_1_byte_libc_direct", |b| {
+        b.iter(|| round(fds, false))
+    });
+    c.bench_function("write_read_1_byte_hooked_plain_thread", |b| {
+        b.iter(|| round(fds, true))
+    });
+    let on_green = |fds: [i32; 2], hooked: bool| {
+        move |iters: u64| {
+            greenshim::spawn(move || {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    round(fds, hooked);
+                }
+                t.elapsed()
+            })
+            .join()
+            .unwrap_or(Duration::ZERO)
+        }
+    };
+    let green = pair();
+    c.bench_function("write_read_1_byte_libc_direct_green_thread", |b| {
+        b.iter_custom(on_green(green, false))
+    });
+    c.bench_function("write_read_1_byte_hooked_green_thread", |b| {
+        b.iter_custom(on_green(green, true))
+    });
+    assert!(
+        greenshim_shim::fdtable::lookup(green[0]).is_some_and(|e| e.desc().is_some()),
+        "the green thread's fds were adopted"
+    );
+}
+
+criterion_group!(benches, pass_through, fast_path, socket_io);
 criterion_main!(benches);

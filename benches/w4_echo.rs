@@ -7,7 +7,8 @@
 //! cargo bench --bench w4_echo -- --mode compare [--runs 3] [--duration 5] [--conns 50,1000]
 //!                                 [--impls greenshim,tokio-ct,tokio-mt,may,std]
 //! ```
-//! `--impl`: `greenshim` (greenshim::net), `tokio-ct`, `tokio-mt`, `may` (raw may, one worker
+//! `--impl`: `greenshim` or `native` (greenshim::net), `patched` (std::net on green threads
+//! after `monkey::patch_all()`), `tokio-ct`, `tokio-mt`, `may` (raw may, one worker
 //! unless `--workers`), `std` (a thread per connection). `--workers 0` is each one's default.
 
 mod common;

@@ -19,16 +19,44 @@
 //! assert!(start.elapsed() < Duration::from_secs(5)); // not 10 s
 //! ```
 //!
-//! # What is patched so far
+//! # What is patched
 //!
 //! | family | symbols | on a green thread |
 //! |---|---|---|
 //! | [`Family::Sleep`] | `sleep`, `usleep`, `nanosleep`, `clock_nanosleep` | sleeps on greenshim's timer |
 //! | [`Family::Dns`] | `getaddrinfo` | runs on the offload pool |
+//! | [`Family::Sockets`] | `read`, `readv`, `recv`, `recvfrom`, `recvmsg`, `recvmmsg`, `write`, `writev`, `send`, `sendto`, `sendmsg`, `sendmmsg`, `__read_chk`, `__recv_chk`, `__recvfrom_chk`, `connect`, `accept`, `accept4` | parks until the socket or pipe is ready |
+//! | (fd state) | `socket`, `socketpair`, `pipe`, `pipe2`, `dup`, `dup2`, `dup3`, `close`, `fcntl`, `fcntl64`, `ioctl(FIONBIO)`, `setsockopt(SO_*TIMEO)` | keeps greenshim's fd table right |
+//! | [`Family::Poll`] | `poll`, `ppoll`, `select`, `pselect`, `epoll_wait`, `epoll_pwait`, `__poll_chk`, `__ppoll_chk` | parks on greenshim's reactor |
+//! | [`Family::Process`] | `waitpid`, `wait4`, `waitid` | parks on a pidfd (or waits off the worker) |
 //!
-//! Sockets, `poll`/`select`/`epoll`, process waits and file I/O come in later releases; until
-//! then use the mirrors (`greenshim::net`, …) for them.
+//! The rules the interposers follow:
 //!
+//! - Only sockets and pipes created by a hooked call while the patch is on are made
+//!   non-blocking in the kernel (*adopted*), lazily, on first use by a green thread. fds 0/1/2,
+//!   inherited fds and fds created before the patch keep blocking as before.
+//! - On an adopted fd the user's blocking mode lives in greenshim's fd table: `fcntl(F_GETFL)`
+//!   reports it, `F_SETFL`/`FIONBIO` change it, and a user-non-blocking fd sees `EAGAIN` as
+//!   usual. `SO_RCVTIMEO`/`SO_SNDTIMEO` end a wait with `EAGAIN` (`EINPROGRESS` for a
+//!   connect), as socket(7) says. A plain thread using an adopted fd waits in `poll(2)`, so
+//!   it sees blocking behaviour too.
+//! - Blocking writes and sends queue every byte before they return; `EINTR` is never
+//!   returned from a parked wait; `errno` is set on the OS thread the green thread ends on.
+//! - `close` wakes every green thread waiting on the fd (their calls fail with `EBADF`)
+//!   before the fd is closed, so a reused fd number is never confused with the old one.
+//! - Plain OS threads, greenshim's own calls and a forked child go straight to libc.
+//! - Regular-file I/O is not patched: it passes through (use [`crate::fs`] to keep long file
+//!   operations off the worker).
+//!
+//! Not reachable by symbol interposition on glibc: stdio (`fread`/`fgets` on a socket use
+//! glibc's internal `read`), glibc's resolver internals (hence the offloaded `getaddrinfo`),
+//! raw `syscall` instructions and statically linked programs.
+//!
+//! A `std::sync::Mutex` (or any lock built on the futex) held by a green thread across a
+//! patched wait can deadlock a worker: a second green thread on the same worker that locks it
+//! blocks the OS thread, and the holder never runs again to unlock. Use [`crate::sync`]'s
+//! locks in code that runs on green threads; they park instead.
+
 //! # Kills and timeouts in patched code
 //!
 //! An interposed call cannot unwind its caller (std and C declare libc functions

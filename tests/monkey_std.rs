@@ -338,3 +338,24 @@ fn closing_an_fd_wakes_its_parked_reader_with_ebadf() {
     assert!(took < Duration::from_secs(1), "{took:?}");
     hold.join().unwrap();
 }
+
+#[test]
+fn a_socket_adopted_on_a_green_thread_still_blocks_on_a_plain_thread() {
+    patched();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Connected on a green thread: adopted, so the kernel fd is non-blocking from now on.
+    let stream = greenshim::spawn(move || TcpStream::connect(addr).unwrap())
+        .join()
+        .unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = stream;
+        let mut buf = [0; 5];
+        // A plain blocking read_exact: must wait for the data, not fail with EAGAIN.
+        s.read_exact(&mut buf).map(|()| buf)
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    peer.write_all(b"hello").unwrap();
+    assert_eq!(&reader.join().unwrap().unwrap(), b"hello");
+}

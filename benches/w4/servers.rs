@@ -7,12 +7,15 @@ use std::io::{Read, Write};
 pub fn serve(imp: &str, port: u16, workers: usize) {
     let addr = format!("127.0.0.1:{port}");
     match imp {
-        "greenshim" => greenshim_native(&addr, workers),
+        "greenshim" | "native" => greenshim_native(&addr, workers),
+        "patched" => greenshim_patched(&addr, workers),
         "tokio-ct" => tokio_server(&addr, None),
         "tokio-mt" => tokio_server(&addr, Some(workers)),
         "may" => raw_may(&addr, workers),
         "std" => std_threads(&addr),
-        other => panic!("unknown --impl {other}; one of greenshim tokio-ct tokio-mt may std"),
+        other => panic!(
+            "unknown --impl {other}; one of greenshim (= native) patched tokio-ct tokio-mt may std"
+        ),
     }
 }
 
@@ -31,22 +34,45 @@ fn echo<S: Read + Write>(mut s: S) {
 }
 
 fn greenshim_native(addr: &str, workers: usize) {
+    greenshim_server(workers, false, || {
+        let listener = greenshim::net::TcpListener::bind(addr).expect("bind");
+        accept_loop(listener.incoming(), |s| s.set_nodelay(true));
+    });
+}
+
+/// The same server written with `std::net` only, run on green threads after `patch_all()`.
+fn greenshim_patched(addr: &str, workers: usize) {
+    greenshim_server(workers, true, || {
+        let listener = std::net::TcpListener::bind(addr).expect("bind");
+        accept_loop(listener.incoming(), |s| s.set_nodelay(true));
+    });
+}
+
+/// Starts greenshim (patched or not) and runs `acceptor` on a green thread until it returns.
+fn greenshim_server(workers: usize, patch: bool, acceptor: impl FnOnce() + Send) {
     greenshim::runtime::Config::new()
         .workers(workers)
         .apply()
         .expect("configure greenshim");
     greenshim::runtime::start().expect("start greenshim");
-    let addr = addr.to_owned();
-    greenshim::spawn(move || {
-        let listener = greenshim::net::TcpListener::bind(addr).expect("bind");
-        for s in listener.incoming() {
-            let Ok(s) = s else { continue };
-            s.set_nodelay(true).ok();
-            greenshim::spawn(move || echo(s));
-        }
-    })
-    .join()
-    .expect("acceptor");
+    if patch {
+        greenshim::monkey::patch_all().expect("patch before any spawn");
+    }
+    greenshim::thread::scope(|s| {
+        s.spawn(acceptor);
+    });
+}
+
+/// One green thread per accepted connection, each running [`echo`].
+fn accept_loop<S: Read + Write + Send + 'static>(
+    incoming: impl Iterator<Item = std::io::Result<S>>,
+    nodelay: impl Fn(&S) -> std::io::Result<()>,
+) {
+    for s in incoming {
+        let Ok(s) = s else { continue };
+        nodelay(&s).ok();
+        greenshim::spawn(move || echo(s));
+    }
 }
 
 fn tokio_server(addr: &str, workers: Option<usize>) {

@@ -280,6 +280,8 @@ pub fn forget(fd: RawFd) {
 pub struct Desc {
     refs: AtomicU32,
     nonblocking: AtomicBool,
+    /// A stream socket or a pipe: a short read drained it (see [`Side::mark_drained`]).
+    byte_stream: AtomicBool,
     /// Nanoseconds; 0 means none.
     read_timeout: AtomicU64,
     write_timeout: AtomicU64,
@@ -294,6 +296,12 @@ impl Desc {
     /// Records the user's `set_nonblocking` choice (the kernel fd stays non-blocking).
     pub fn set_nonblocking(&self, on: bool) {
         self.nonblocking.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether the description is a stream socket or a pipe, where a read that returns fewer
+    /// bytes than asked for left nothing behind.
+    pub fn is_byte_stream(&self) -> bool {
+        self.byte_stream.load(Ordering::Relaxed)
     }
 
     /// The timeout of waits in direction `interest`.
@@ -324,6 +332,7 @@ static DESC_FREE: Mutex<(Vec<u32>, u32)> = Mutex::new((Vec::new(), 0));
 
 fn alloc_desc(
     nonblocking: bool,
+    byte_stream: bool,
     read: Option<Duration>,
     write: Option<Duration>,
 ) -> io::Result<u32> {
@@ -349,6 +358,7 @@ fn alloc_desc(
         .expect("index checked above");
     desc.refs.store(1, Ordering::Relaxed);
     desc.set_nonblocking(nonblocking);
+    desc.byte_stream.store(byte_stream, Ordering::Relaxed);
     desc.set_timeout(Interest::Read, read);
     desc.set_timeout(Interest::Write, write);
     Ok(index + 1)
@@ -396,11 +406,12 @@ pub fn adopt(fd: RawFd) -> io::Result<(&'static Entry, &'static Desc)> {
     if !nonblocking {
         sys::set_nonblocking(fd, true)?;
     }
-    install(e, alloc_desc(nonblocking, read, write)?)
+    let byte_stream = sys::is_byte_stream(fd);
+    install(e, alloc_desc(nonblocking, byte_stream, read, write)?)
 }
 
 /// Adopts an fd that greenshim itself just created non-blocking (a connected or accepted
-/// socket), with the given user state, skipping the kernel queries.
+/// stream socket), with the given user state, skipping the kernel queries.
 pub fn adopt_new(
     fd: RawFd,
     nonblocking: bool,
@@ -408,7 +419,7 @@ pub fn adopt_new(
     write: Option<Duration>,
 ) -> io::Result<(&'static Entry, &'static Desc)> {
     let e = entry(fd)?;
-    install(e, alloc_desc(nonblocking, read, write)?)
+    install(e, alloc_desc(nonblocking, true, read, write)?)
 }
 
 fn install(e: &'static Entry, id: u32) -> io::Result<(&'static Entry, &'static Desc)> {

@@ -198,9 +198,19 @@ fn retry<T>(
 pub fn read_stream(
     fd: RawFd,
     len: usize,
+    op: impl FnMut() -> io::Result<usize>,
+) -> io::Result<usize> {
+    read_stream_with(fd, len, OnInterrupt::Raise, op)
+}
+
+/// [`read_stream`] with the choice of what an interrupt does.
+pub fn read_stream_with(
+    fd: RawFd,
+    len: usize,
+    how: OnInterrupt,
     mut op: impl FnMut() -> io::Result<usize>,
 ) -> io::Result<usize> {
-    retry(fd, Interest::Read, OnInterrupt::Raise, |e, tick| {
+    retry(fd, Interest::Read, how, |e, tick| {
         let side = e.side(Interest::Read);
         if e.is_registered() && side.drained_at(tick) {
             return Err(io::Error::from_raw_os_error(libc::EAGAIN));
