@@ -29,6 +29,7 @@
 //! | (fd state) | `socket`, `socketpair`, `pipe`, `pipe2`, `dup`, `dup2`, `dup3`, `close`, `fcntl`, `fcntl64`, `ioctl(FIONBIO)`, `setsockopt(SO_*TIMEO)` | keeps greenshim's fd table right |
 //! | [`Family::Poll`] | `poll`, `ppoll`, `select`, `pselect`, `epoll_wait`, `epoll_pwait`, `__poll_chk`, `__ppoll_chk` | parks on greenshim's reactor |
 //! | [`Family::Process`] | `waitpid`, `wait4`, `waitid` | parks on a pidfd (or waits off the worker) |
+//! | [`Family::Files`] | `open`, `open64`, `openat`, `openat64`, `fsync`, `fdatasync`, `flock`; `read`, `write`, `pread*`, `pwrite*` on regular files | reads and writes the page cache can serve run inline (`RWF_NOWAIT`); what would wait for the disk, opens, syncs and blocking locks run on the offload pool |
 //!
 //! The rules the interposers follow:
 //!
@@ -45,8 +46,8 @@
 //! - `close` wakes every green thread waiting on the fd (their calls fail with `EBADF`)
 //!   before the fd is closed, so a reused fd number is never confused with the old one.
 //! - Plain OS threads, greenshim's own calls and a forked child go straight to libc.
-//! - Regular-file I/O is not patched: it passes through (use [`crate::fs`] to keep long file
-//!   operations off the worker).
+//! - Only regular files opened by a hooked `open` while [`Family::Files`] is patched take the
+//!   file path; files opened before keep blocking the worker as before.
 //!
 //! Not reachable by symbol interposition on glibc: stdio (`fread`/`fgets` on a socket use
 //! glibc's internal `read`), glibc's resolver internals (hence the offloaded `getaddrinfo`),

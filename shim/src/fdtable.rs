@@ -216,6 +216,7 @@ impl Entry {
     pub fn origin(&self) -> Origin {
         match self.origin.load(Ordering::Acquire) {
             1 => Origin::Pollable,
+            2 => Origin::File,
             _ => Origin::Unknown,
         }
     }
@@ -232,6 +233,8 @@ pub enum Origin {
     /// A socket or pipe created by a hooked call (`socket`, `accept`, `pipe`, …) while the
     /// monkey patch was on.
     Pollable,
+    /// A regular file opened by a hooked `open` while the monkey patch's `Files` family was on.
+    File,
 }
 
 /// A hooked call just created `fd`: whatever an earlier fd of that number left in the table
@@ -242,6 +245,7 @@ pub fn note_created(fd: RawFd, origin: Origin) {
         let byte = match origin {
             Origin::Unknown => 0,
             Origin::Pollable => 1,
+            Origin::File => 2,
         };
         e.origin.store(byte, Ordering::Release);
     }

@@ -21,6 +21,7 @@
 //! returns early (a sleep returns, an I/O call fails), the interrupt is recorded as delivered
 //! in the green thread's context, and `Timeout::run` and the greenlet's completion read it.
 
+pub mod files;
 pub mod poll;
 pub mod process;
 pub mod real;
@@ -54,16 +55,21 @@ pub enum Family {
     Poll,
     /// `waitpid`, `wait4`, `waitid`: a green thread waits on a pidfd (or off the worker).
     Process,
+    /// Regular files: `open*`, `fsync`, `fdatasync` and blocking `flock` run off the worker;
+    /// `read`, `write`, `pread*`, `pwrite*` on a file a hooked `open` opened are served from
+    /// the page cache inline (`RWF_NOWAIT`) and go off the worker only when they would wait.
+    Files,
 }
 
 impl Family {
     /// Every family this release can patch.
-    pub const ALL: [Family; 5] = [
+    pub const ALL: [Family; 6] = [
         Family::Sleep,
         Family::Dns,
         Family::Sockets,
         Family::Poll,
         Family::Process,
+        Family::Files,
     ];
 
     fn bit(self) -> u32 {
@@ -125,6 +131,7 @@ fn keep_linked() {
     sockets::keep_linked();
     poll::keep_linked();
     process::keep_linked();
+    files::keep_linked();
     std::hint::black_box(crate::dns::getaddrinfo as *const ());
 }
 
@@ -223,6 +230,23 @@ pub fn inside<R>(f: impl FnOnce() -> R) -> R {
     }
     let _restore = Restore(INSIDE.with(|c| c.replace(true)));
     f()
+}
+
+/// A pointer from a hooked call's caller, sent to the offload pool with the call.
+pub(crate) struct SendPtr<T>(pub *mut T);
+// SAFETY: the pointee belongs to the hooked call's caller, which stays parked (its stack alive)
+// until the offloaded call has returned (see `offload::run`).
+unsafe impl<T> Send for SendPtr<T> {}
+
+/// Runs a libc call on the offload pool while the green thread parks; the `errno` it left on
+/// the pool thread is copied to the caller's thread.
+pub(crate) fn offload_call<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let (r, errno) = crate::offload::run(move || {
+        let r = f();
+        (r, io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    });
+    set_errno(errno);
+    r
 }
 
 /// An interposer's `ssize_t` result: the count, or `-1` with `errno` set.

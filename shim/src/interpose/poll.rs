@@ -11,12 +11,12 @@
 //! The signal mask of `ppoll`/`pselect`/`epoll_pwait` applies to the kernel calls only, not
 //! while the green thread is parked (a green thread has no signal mask of its own).
 
-use std::ffi::{c_int, c_void};
+use std::ffi::c_int;
 use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use super::{Family, cooperative, real};
+use super::{Family, SendPtr, cooperative, offload_call, real};
 use crate::context;
 use crate::fdtable::{self, Entry, Interest};
 use crate::io::delivered;
@@ -97,12 +97,6 @@ fn park_on(watches: &[Watch], deadline: Option<Instant>) -> io::Result<bool> {
     }
 }
 
-/// Sends a kernel call that would wait to the offload pool instead (for fds epoll cannot
-/// watch). The caller's buffers stay alive: the green thread is parked until it returns.
-struct SendPtr(*mut c_void);
-// SAFETY: the pointee belongs to the parked caller of the hook for the whole offloaded call.
-unsafe impl Send for SendPtr {}
-
 /// The green-thread `poll`: `fds` is the caller's array.
 fn poll_green(fds: &mut [libc::pollfd], deadline: Option<Instant>) -> io::Result<c_int> {
     loop {
@@ -152,12 +146,13 @@ fn poll_green(fds: &mut [libc::pollfd], deadline: Option<Instant>) -> io::Result
                     let left = d.saturating_duration_since(Instant::now());
                     c_int::try_from(left.as_millis().max(1)).unwrap_or(c_int::MAX)
                 });
-                let (p, len) = (SendPtr(fds.as_mut_ptr().cast()), fds.len());
-                return crate::offload::run(move || {
+                let (p, len) = (SendPtr(fds.as_mut_ptr()), fds.len());
+                let n = offload_call(move || {
                     let p = p;
                     // SAFETY: see `SendPtr`.
-                    super::int_result(unsafe { real::poll(p.0.cast(), len as libc::nfds_t, ms) })
+                    unsafe { real::poll(p.0, len as libc::nfds_t, ms) }
                 });
+                return super::int_result(n);
             }
             Err(e) => return Err(e),
         }

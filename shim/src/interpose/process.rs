@@ -10,15 +10,9 @@ use std::ffi::c_int;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use super::{Family, cooperative, int_result, real, ret_int};
+use super::{Family, SendPtr, cooperative, int_result, offload_call, real, ret_int};
 use crate::fdtable::Interest;
 use crate::io::{OnInterrupt, wait_ready_unadopted};
-use crate::offload;
-
-/// A pointer the parked caller keeps alive while an offloaded call writes through it.
-struct Out<T>(*mut T);
-// SAFETY: the pointee belongs to the parked caller of the hook for the whole offloaded call.
-unsafe impl<T> Send for Out<T> {}
 
 /// Waits for the child behind `pidfd` to exit, then runs `reap` (a `WNOHANG` call that returns
 /// 0 while the child is still running).
@@ -79,10 +73,10 @@ pub unsafe extern "C" fn wait4(
         None
     };
     let Some(fd) = fd else {
-        let (status, usage) = (Out(status), Out(usage));
-        return offload::run(move || {
+        let (status, usage) = (SendPtr(status), SendPtr(usage));
+        return offload_call(move || {
             let (status, usage) = (status, usage);
-            // SAFETY: see `Out`; the other arguments are values.
+            // SAFETY: see `SendPtr`; the other arguments are values.
             unsafe { real::wait4(pid, status.0, options, usage.0) }
         });
     };
@@ -121,10 +115,10 @@ pub unsafe extern "C" fn waitid(
         _ => None,
     };
     let Some(fd) = fd else {
-        let info = Out(info);
-        return offload::run(move || {
+        let info = SendPtr(info);
+        return offload_call(move || {
             let info = info;
-            // SAFETY: see `Out`.
+            // SAFETY: see `SendPtr`.
             unsafe { real::waitid(idtype, id, info.0, options) }
         });
     };

@@ -5,7 +5,7 @@
 //! child. A pointer that is still unresolved (a call from another constructor that ran first)
 //! is resolved on the spot.
 //!
-//! `fcntl` and `ioctl` are variadic in C; their third argument is declared here as one
+//! `fcntl`, `ioctl` and `open` are variadic in C; their third argument is declared here as one
 //! register-sized integer, which is how every caller passes it on the 64-bit Linux ABIs
 //! (x86-64 and AArch64 pass variadic and fixed integer arguments in the same registers).
 
@@ -101,6 +101,17 @@ real_fns! {
     waitpid(pid: libc::pid_t, status: *mut c_int, options: c_int) -> libc::pid_t;
     wait4(pid: libc::pid_t, status: *mut c_int, options: c_int, usage: *mut libc::rusage) -> libc::pid_t;
     waitid(idtype: libc::idtype_t, id: libc::id_t, info: *mut libc::siginfo_t, options: c_int) -> c_int;
+    open(path: *const c_char, flags: c_int, mode: c_uint) -> c_int;
+    open64(path: *const c_char, flags: c_int, mode: c_uint) -> c_int;
+    openat(dir: c_int, path: *const c_char, flags: c_int, mode: c_uint) -> c_int;
+    openat64(dir: c_int, path: *const c_char, flags: c_int, mode: c_uint) -> c_int;
+    pread(fd: c_int, buf: *mut c_void, n: usize, offset: libc::off_t) -> isize;
+    pread64(fd: c_int, buf: *mut c_void, n: usize, offset: libc::off64_t) -> isize;
+    pwrite(fd: c_int, buf: *const c_void, n: usize, offset: libc::off_t) -> isize;
+    pwrite64(fd: c_int, buf: *const c_void, n: usize, offset: libc::off64_t) -> isize;
+    fsync(fd: c_int) -> c_int;
+    fdatasync(fd: c_int) -> c_int;
+    flock(fd: c_int, op: c_int) -> c_int;
     __read_chk(fd: c_int, buf: *mut c_void, n: usize, buflen: usize) -> isize;
     __recv_chk(fd: c_int, buf: *mut c_void, n: usize, buflen: usize, flags: c_int) -> isize;
     __recvfrom_chk(fd: c_int, buf: *mut c_void, n: usize, buflen: usize, flags: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t) -> isize;

@@ -61,6 +61,10 @@ fn created(fds: &[RawFd]) {
 /// The C contract of `read(2)`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, n: usize) -> isize {
+    // SAFETY: the caller's arguments.
+    if let Some(r) = unsafe { super::files::read(fd, buf, n) } {
+        return r;
+    }
     if !managed_fd(Family::Sockets, fd) {
         // SAFETY: the caller's arguments pass through unchanged.
         return unsafe { real::read(fd, buf, n) };
@@ -283,6 +287,10 @@ fn send_all(fd: RawFd, len: usize, flags: c_int, call: impl FnMut(usize) -> isiz
 /// The C contract of `write(2)`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, n: usize) -> isize {
+    // SAFETY: the caller's arguments.
+    if let Some(r) = unsafe { super::files::write(fd, buf, n) } {
+        return r;
+    }
     send_all(fd, n, 0, |done| {
         // SAFETY: the caller's buffer, advanced past what is already written.
         unsafe { real::write(fd, buf.cast::<u8>().add(done).cast(), n - done) }
@@ -632,6 +640,7 @@ fn duplicated(old: RawFd, new: RawFd) {
             fdtable::share(old, new).ok();
         }
         Some(e) if e.origin() == Origin::Pollable => created(&[new]),
+        Some(e) if e.origin() == Origin::File => fdtable::note_created(new, Origin::File),
         _ => fdtable::forget(new),
     }
 }
