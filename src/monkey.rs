@@ -24,7 +24,7 @@
 //! | family | symbols | on a green thread |
 //! |---|---|---|
 //! | [`Family::Sleep`] | `sleep`, `usleep`, `nanosleep`, `clock_nanosleep` | sleeps on greenshim's timer |
-//! | [`Family::Dns`] | `getaddrinfo` | runs on the offload pool |
+//! | [`Family::Dns`] | `getaddrinfo`, `getnameinfo`, `gethostbyname_r`, `gethostbyname2_r`, `gethostbyaddr_r` | runs on the offload pool |
 //! | [`Family::Sockets`] | `read`, `readv`, `recv`, `recvfrom`, `recvmsg`, `recvmmsg`, `write`, `writev`, `send`, `sendto`, `sendmsg`, `sendmmsg`, `__read_chk`, `__recv_chk`, `__recvfrom_chk`, `connect`, `accept`, `accept4` | parks until the socket or pipe is ready |
 //! | (fd state) | `socket`, `socketpair`, `pipe`, `pipe2`, `dup`, `dup2`, `dup3`, `close`, `fcntl`, `fcntl64`, `ioctl(FIONBIO)`, `setsockopt(SO_*TIMEO)` | keeps greenshim's fd table right |
 //! | [`Family::Poll`] | `poll`, `ppoll`, `select`, `pselect`, `epoll_wait`, `epoll_pwait`, `__poll_chk`, `__ppoll_chk` | parks on greenshim's reactor |

@@ -181,3 +181,61 @@ fn std_name_lookups_run_off_the_worker() {
     assert!(greenshim_shim::dns::offloaded_lookups() > before);
     assert!(monkey::stats().family(Family::Dns).cooperative > dns_before);
 }
+
+/// `getnameinfo` and `gethostbyname_r`, called as C code calls them.
+fn reverse_and_forward() -> (String, i32, i32) {
+    let sa = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 80u16.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_be_bytes([127, 0, 0, 1]).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let mut host = [0 as libc::c_char; 64];
+    // SAFETY: a valid sockaddr_in and a host buffer of the length given; no service asked.
+    let r = unsafe {
+        libc::getnameinfo(
+            (&raw const sa).cast(),
+            size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            host.as_mut_ptr(),
+            host.len() as libc::socklen_t,
+            std::ptr::null_mut(),
+            0,
+            libc::NI_NUMERICHOST,
+        )
+    };
+    assert_eq!(r, 0);
+    // SAFETY: getnameinfo wrote a NUL-terminated string.
+    let text = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) }
+        .to_string_lossy()
+        .into_owned();
+    // SAFETY: an all-zero hostent is a valid out-parameter.
+    let mut ent: libc::hostent = unsafe { std::mem::zeroed() };
+    let mut buf = [0 as libc::c_char; 1024];
+    let mut result = std::ptr::null_mut();
+    let mut h_err = 0;
+    // SAFETY: every pointer is to a live local of the size given.
+    let r = unsafe {
+        greenshim_shim::dns::gethostbyname_r(
+            c"localhost".as_ptr(),
+            &mut ent,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+            &mut h_err,
+        )
+    };
+    (text, r, i32::from(!result.is_null()))
+}
+
+#[test]
+fn getnameinfo_and_gethostbyname_r_run_off_the_worker() {
+    patched();
+    let plain = std::thread::spawn(reverse_and_forward).join().unwrap();
+    assert_eq!(plain, ("127.0.0.1".to_owned(), 0, 1));
+    let before = monkey::stats().family(Family::Dns).cooperative;
+    let green = greenshim::spawn(reverse_and_forward).join().unwrap();
+    assert_eq!(green, plain);
+    assert!(monkey::stats().family(Family::Dns).cooperative - before >= 2);
+}

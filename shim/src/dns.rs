@@ -12,7 +12,7 @@
 //! lookup made on a green thread is offloaded.
 
 use std::cell::Cell;
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::context;
@@ -94,4 +94,125 @@ pub unsafe extern "C" fn getaddrinfo(
         // SAFETY: as above; `LookupArgs`' argument keeps the pointers valid for the call.
         unsafe { real::getaddrinfo(a.node, a.service, a.hints, a.res) }
     })
+}
+
+/// Runs a resolver call of the `Dns` family: on the offload pool for a green thread once the
+/// family is patched, directly otherwise.
+fn lookup_call<R: Send>(call: impl FnOnce() -> R + Send) -> R {
+    if cooperative(Family::Dns) {
+        OFFLOADED.fetch_add(1, Ordering::Relaxed);
+        crate::interpose::offload_call(call)
+    } else {
+        call()
+    }
+}
+
+use crate::interpose::SendPtr;
+
+/// greenshim's `getnameinfo`: offloaded like `getaddrinfo`.
+///
+/// # Safety
+/// The C contract of `getnameinfo(3)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getnameinfo(
+    sa: *const libc::sockaddr,
+    salen: libc::socklen_t,
+    host: *mut c_char,
+    hostlen: libc::socklen_t,
+    serv: *mut c_char,
+    servlen: libc::socklen_t,
+    flags: c_int,
+) -> c_int {
+    let (sa, host, serv) = (SendPtr(sa.cast_mut()), SendPtr(host), SendPtr(serv));
+    lookup_call(move || {
+        let (sa, host, serv) = (sa, host, serv);
+        // SAFETY: the caller's buffers, alive while it is parked (see `SendPtr`).
+        unsafe { real::getnameinfo(sa.0, salen, host.0, hostlen, serv.0, servlen, flags) }
+    })
+}
+
+/// greenshim's `gethostbyname_r`: offloaded.
+///
+/// # Safety
+/// The C contract of `gethostbyname_r(3)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gethostbyname_r(
+    name: *const c_char,
+    ret: *mut libc::hostent,
+    buf: *mut c_char,
+    buflen: usize,
+    result: *mut *mut libc::hostent,
+    h_errnop: *mut c_int,
+) -> c_int {
+    // SAFETY: the caller's arguments.
+    unsafe { gethostbyname2_r(name, libc::AF_INET, ret, buf, buflen, result, h_errnop) }
+}
+
+/// greenshim's `gethostbyname2_r`: offloaded.
+///
+/// # Safety
+/// The C contract of `gethostbyname2_r(3)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gethostbyname2_r(
+    name: *const c_char,
+    af: c_int,
+    ret: *mut libc::hostent,
+    buf: *mut c_char,
+    buflen: usize,
+    result: *mut *mut libc::hostent,
+    h_errnop: *mut c_int,
+) -> c_int {
+    let p = (
+        SendPtr(name.cast_mut()),
+        SendPtr(ret),
+        SendPtr(buf),
+        SendPtr(result),
+        SendPtr(h_errnop),
+    );
+    lookup_call(move || {
+        let (name, ret, buf, result, h) = p;
+        // SAFETY: the caller's buffers, alive while it is parked (see `SendPtr`).
+        unsafe { real::gethostbyname2_r(name.0, af, ret.0, buf.0, buflen, result.0, h.0) }
+    })
+}
+
+/// greenshim's `gethostbyaddr_r`: offloaded.
+///
+/// # Safety
+/// The C contract of `gethostbyaddr_r(3)`.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)] // libc's signature
+pub unsafe extern "C" fn gethostbyaddr_r(
+    addr: *const c_void,
+    len: libc::socklen_t,
+    ty: c_int,
+    ret: *mut libc::hostent,
+    buf: *mut c_char,
+    buflen: usize,
+    result: *mut *mut libc::hostent,
+    h_errnop: *mut c_int,
+) -> c_int {
+    let p = (
+        SendPtr(addr.cast_mut()),
+        SendPtr(ret),
+        SendPtr(buf),
+        SendPtr(result),
+        SendPtr(h_errnop),
+    );
+    lookup_call(move || {
+        let (addr, ret, buf, result, h) = p;
+        // SAFETY: as above.
+        unsafe { real::gethostbyaddr_r(addr.0, len, ty, ret.0, buf.0, buflen, result.0, h.0) }
+    })
+}
+
+/// References the interposers of this module beyond `getaddrinfo`.
+pub(crate) fn keep_linked() {
+    std::hint::black_box([
+        getaddrinfo as *const (),
+        getnameinfo as *const (),
+        gethostbyname_r as *const (),
+        gethostbyname2_r as *const (),
+        gethostbyaddr_r as *const (),
+    ]);
 }

@@ -264,18 +264,23 @@ fn open_with(call: impl FnOnce() -> c_int + Send) -> c_int {
     fd
 }
 
+/// Offloads an `open` call of `path` (see [`open_with`]).
+fn open_path(path: *const c_char, call: impl FnOnce(*const c_char) -> c_int + Send) -> c_int {
+    let p = SendPtr(path.cast_mut());
+    open_with(move || {
+        let p = p;
+        call(p.0)
+    })
+}
+
 /// greenshim's `open` (variadic in C: `mode` is read as one register).
 ///
 /// # Safety
 /// The C contract of `open(2)`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn open(path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
-    let p = SendPtr(path.cast_mut());
-    open_with(move || {
-        let p = p;
-        // SAFETY: the caller's NUL-terminated path, alive while the caller is parked.
-        unsafe { real::open(p.0, flags, mode) }
-    })
+    // SAFETY: the caller's NUL-terminated path, alive while the caller is parked.
+    open_path(path, move |p| unsafe { real::open(p, flags, mode) })
 }
 
 /// greenshim's `open64` (what std's `File::open` calls).
@@ -284,12 +289,8 @@ pub unsafe extern "C" fn open(path: *const c_char, flags: c_int, mode: c_uint) -
 /// The C contract of `open(2)`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn open64(path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
-    let p = SendPtr(path.cast_mut());
-    open_with(move || {
-        let p = p;
-        // SAFETY: as in `open`.
-        unsafe { real::open64(p.0, flags, mode) }
-    })
+    // SAFETY: the caller's NUL-terminated path, alive while the caller is parked.
+    open_path(path, move |p| unsafe { real::open64(p, flags, mode) })
 }
 
 /// greenshim's `openat`.
@@ -303,12 +304,8 @@ pub unsafe extern "C" fn openat(
     flags: c_int,
     mode: c_uint,
 ) -> c_int {
-    let p = SendPtr(path.cast_mut());
-    open_with(move || {
-        let p = p;
-        // SAFETY: as in `open`.
-        unsafe { real::openat(dir, p.0, flags, mode) }
-    })
+    // SAFETY: the caller's NUL-terminated path, alive while the caller is parked.
+    open_path(path, move |p| unsafe { real::openat(dir, p, flags, mode) })
 }
 
 /// greenshim's `openat64`.
@@ -322,11 +319,9 @@ pub unsafe extern "C" fn openat64(
     flags: c_int,
     mode: c_uint,
 ) -> c_int {
-    let p = SendPtr(path.cast_mut());
-    open_with(move || {
-        let p = p;
-        // SAFETY: as in `open`.
-        unsafe { real::openat64(dir, p.0, flags, mode) }
+    // SAFETY: the caller's NUL-terminated path, alive while the caller is parked.
+    open_path(path, move |p| unsafe {
+        real::openat64(dir, p, flags, mode)
     })
 }
 

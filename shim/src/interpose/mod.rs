@@ -43,7 +43,8 @@ pub enum Family {
     /// `sleep`, `usleep`, `nanosleep`, `clock_nanosleep` (std's `thread::sleep`): the green
     /// thread sleeps on greenshim's timer.
     Sleep,
-    /// `getaddrinfo`: every lookup made on a green thread runs on the offload pool.
+    /// `getaddrinfo`, `getnameinfo`, `gethostbyname_r`, `gethostbyname2_r`,
+    /// `gethostbyaddr_r`: every lookup made on a green thread runs on the offload pool.
     Dns,
     /// Socket and pipe I/O (`read`, `write`, `recv*`, `send*`, their vector, `mmsg` and
     /// FORTIFY forms), `connect`, `accept`, `accept4`, and the fd-state calls that keep the
@@ -132,7 +133,7 @@ fn keep_linked() {
     poll::keep_linked();
     process::keep_linked();
     files::keep_linked();
-    std::hint::black_box(crate::dns::getaddrinfo as *const ());
+    crate::dns::keep_linked();
 }
 
 /// Turns the cooperative path of `family` off; calls pass straight to libc again. Unpatching

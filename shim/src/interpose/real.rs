@@ -43,6 +43,7 @@ macro_rules! real_fns {
             ///
             /// # Safety
             /// The C contract of the libc function.
+            #[allow(clippy::too_many_arguments)] // libc's signature
             pub unsafe fn $name($($arg: $ty),*) -> $ret {
                 let p = resolve(&slots::$name, concat!(stringify!($name), "\0"));
                 if p == 0 {
@@ -65,6 +66,9 @@ real_fns! {
     nanosleep(req: *const libc::timespec, rem: *mut libc::timespec) -> c_int;
     clock_nanosleep(clock: libc::clockid_t, flags: c_int, req: *const libc::timespec, rem: *mut libc::timespec) -> c_int;
     getaddrinfo(node: *const c_char, service: *const c_char, hints: *const libc::addrinfo, res: *mut *mut libc::addrinfo) -> c_int;
+    getnameinfo(sa: *const libc::sockaddr, salen: libc::socklen_t, host: *mut c_char, hostlen: libc::socklen_t, serv: *mut c_char, servlen: libc::socklen_t, flags: c_int) -> c_int;
+    gethostbyname2_r(name: *const c_char, af: c_int, ret: *mut libc::hostent, buf: *mut c_char, buflen: usize, result: *mut *mut libc::hostent, h_errnop: *mut c_int) -> c_int;
+    gethostbyaddr_r(addr: *const c_void, len: libc::socklen_t, ty: c_int, ret: *mut libc::hostent, buf: *mut c_char, buflen: usize, result: *mut *mut libc::hostent, h_errnop: *mut c_int) -> c_int;
     read(fd: c_int, buf: *mut c_void, n: usize) -> isize;
     write(fd: c_int, buf: *const c_void, n: usize) -> isize;
     readv(fd: c_int, iov: *const libc::iovec, count: c_int) -> isize;
