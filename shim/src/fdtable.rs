@@ -215,8 +215,8 @@ impl Entry {
     /// How the interposers came to know the fd.
     pub fn origin(&self) -> Origin {
         match self.origin.load(Ordering::Acquire) {
-            1 => Origin::Pollable,
-            2 => Origin::File,
+            b if b == Origin::Pollable as u8 => Origin::Pollable,
+            b if b == Origin::File as u8 => Origin::File,
             _ => Origin::Unknown,
         }
     }
@@ -226,10 +226,11 @@ impl Entry {
 /// hooks on their own: fds 0/1/2 and inherited fds may share their open file description with
 /// other processes, which would see the `O_NONBLOCK` greenshim sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Origin {
     /// Not created by a hooked call (inherited, created before patching, or by code the hooks
     /// do not see).
-    Unknown,
+    Unknown = 0,
     /// A socket or pipe created by a hooked call (`socket`, `accept`, `pipe`, …) while the
     /// monkey patch was on.
     Pollable,
@@ -242,12 +243,7 @@ pub enum Origin {
 pub fn note_created(fd: RawFd, origin: Origin) {
     release(fd, false);
     if let Ok(e) = entry(fd) {
-        let byte = match origin {
-            Origin::Unknown => 0,
-            Origin::Pollable => 1,
-            Origin::File => 2,
-        };
-        e.origin.store(byte, Ordering::Release);
+        e.origin.store(origin as u8, Ordering::Release);
     }
 }
 
@@ -275,7 +271,7 @@ pub fn release_all(origin: Origin) {
 pub fn forget(fd: RawFd) {
     release(fd, false);
     if let Some(e) = lookup(fd) {
-        e.origin.store(0, Ordering::Release);
+        e.origin.store(Origin::Unknown as u8, Ordering::Release);
     }
 }
 

@@ -152,7 +152,7 @@ pub fn do_io<T>(
     interest: Interest,
     mut op: impl FnMut() -> io::Result<T>,
 ) -> io::Result<T> {
-    retry(fd, interest, OnInterrupt::Raise, |_, _| op())
+    retry(fd, interest, OnInterrupt::Raise, |_, _, _| op())
 }
 
 /// [`do_io`] for an interposer: an interrupt is delivered, never raised.
@@ -161,22 +161,23 @@ pub fn hook_io<T>(
     interest: Interest,
     mut op: impl FnMut() -> io::Result<T>,
 ) -> io::Result<T> {
-    retry(fd, interest, OnInterrupt::Deliver, |_, _| op())
+    retry(fd, interest, OnInterrupt::Deliver, |_, _, _| op())
 }
 
-/// The retry loop: `op` gets the fd's entry and the readiness tick read just before it. It
+/// The retry loop: `op` gets the fd's entry and description and the readiness tick read just
+/// before it. It
 /// runs inside greenshim (see [`crate::interpose::inside`]): the libc calls the mirrors make
 /// through std there pass the interposers straight through.
 fn retry<T>(
     fd: RawFd,
     interest: Interest,
     how: OnInterrupt,
-    mut op: impl FnMut(&Entry, u64) -> io::Result<T>,
+    mut op: impl FnMut(&Entry, &Desc, u64) -> io::Result<T>,
 ) -> io::Result<T> {
     let mut p = Pending::start(fd, interest, how)?;
     loop {
         let tick = p.tick();
-        match crate::interpose::inside(|| op(p.e, tick)) {
+        match crate::interpose::inside(|| op(p.e, p.d, tick)) {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                 if p.d.nonblocking() {
                     return Err(err);
@@ -210,7 +211,10 @@ pub fn read_stream_with(
     how: OnInterrupt,
     mut op: impl FnMut() -> io::Result<usize>,
 ) -> io::Result<usize> {
-    retry(fd, Interest::Read, how, |e, tick| {
+    retry(fd, Interest::Read, how, |e, d, tick| {
+        if !d.is_byte_stream() {
+            return op();
+        }
         let side = e.side(Interest::Read);
         if e.is_registered() && side.drained_at(tick) {
             return Err(io::Error::from_raw_os_error(libc::EAGAIN));

@@ -312,15 +312,7 @@ pub fn register(fd: RawFd, e: &Entry) -> io::Result<()> {
     if e.is_registered() {
         return Ok(());
     }
-    let all = reactors().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::Unsupported,
-            "greenshim's reactors are not running",
-        )
-    })?;
-    let data = (u64::from(e.generation()) << 32) | u64::from(fd as u32);
-    let interest = epoll::IN | epoll::OUT | epoll::RDHUP | epoll::ET;
-    all[0].epoll.add_or_modify(fd, interest, data)?;
+    add_to_home(fd, e)?;
     e.set_registered();
     if WATCHED.fetch_add(1, Ordering::Relaxed) == 0 {
         crate::timer::poke();
@@ -336,11 +328,21 @@ pub fn refresh(fd: RawFd, e: &Entry) -> io::Result<()> {
     if !e.is_registered() || e.desc().is_some() || e.origin() == fdtable::Origin::Pollable {
         return register(fd, e);
     }
-    let all = reactors().ok_or_else(|| io::Error::from(io::ErrorKind::Unsupported))?;
+    add_to_home(fd, e)
+}
+
+/// Adds `fd` to the home epoll (or renews its registration), edge-triggered for both
+/// directions, with the entry's generation in the user data.
+fn add_to_home(fd: RawFd, e: &Entry) -> io::Result<()> {
+    let all = reactors().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            "greenshim's reactors are not running",
+        )
+    })?;
     let data = (u64::from(e.generation()) << 32) | u64::from(fd as u32);
-    all[0]
-        .epoll
-        .add_or_modify(fd, epoll::IN | epoll::OUT | epoll::RDHUP | epoll::ET, data)
+    let interest = epoll::IN | epoll::OUT | epoll::RDHUP | epoll::ET;
+    all[0].epoll.add_or_modify(fd, interest, data)
 }
 
 /// Removes `fd` from its reactor's epoll (before the fd is closed).

@@ -249,11 +249,7 @@ fn open_with(call: impl FnOnce() -> c_int + Send) -> c_int {
     }
     let fd = offloaded(call);
     if fd >= 0 {
-        // SAFETY: an all-zero stat is a valid out-parameter; fstat writes into it.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: as above.
-        let regular = unsafe { libc::fstat(fd, &raw mut st) } == 0
-            && st.st_mode & libc::S_IFMT == libc::S_IFREG;
+        let regular = crate::sys::file::is_regular_file(fd).unwrap_or(false);
         let origin = if regular {
             Origin::File
         } else {

@@ -154,16 +154,7 @@ pub fn is_patched(family: Family) -> bool {
 /// path. Cheap when the family is not patched (one relaxed load).
 #[inline]
 pub fn cooperative(family: Family) -> bool {
-    if PATCHED.load(Ordering::Relaxed) & family.bit() == 0 {
-        return false;
-    }
-    let c = &COUNTERS[family.index()];
-    if in_forked_child() || is_inside() || !context::on_green_thread() {
-        c.passed.fetch_add(1, Ordering::Relaxed);
-        return false;
-    }
-    c.cooperative.fetch_add(1, Ordering::Relaxed);
-    true
+    decide(family, |green| green)
 }
 
 /// The decision of an I/O interposer on `fd`: true if the call goes through greenshim's retry
@@ -173,23 +164,30 @@ pub fn cooperative(family: Family) -> bool {
 /// Everything else goes to libc unchanged: fds 0/1/2, inherited fds, regular files.
 #[inline]
 pub fn managed_fd(family: Family, fd: RawFd) -> bool {
+    decide(family, |green| {
+        fdtable::lookup(fd)
+            .is_some_and(|e| e.desc().is_some() || (green && e.origin() == Origin::Pollable))
+    })
+}
+
+/// The one decision procedure of the interposers: unpatched, nothing (one relaxed load);
+/// in a forked child or inside greenshim, straight to libc; otherwise `route(on a green
+/// thread)` says whether greenshim's path is taken. Counts a call that takes it on a green
+/// thread as cooperative, every other call of a patched family as passed through.
+#[inline]
+fn decide(family: Family, route: impl FnOnce(bool) -> bool) -> bool {
     if PATCHED.load(Ordering::Relaxed) & family.bit() == 0 {
         return false;
     }
     let c = &COUNTERS[family.index()];
-    if in_forked_child() || is_inside() {
-        c.passed.fetch_add(1, Ordering::Relaxed);
-        return false;
-    }
     let green = context::on_green_thread();
-    let managed = fdtable::lookup(fd)
-        .is_some_and(|e| e.desc().is_some() || (green && e.origin() == Origin::Pollable));
-    if managed && green {
+    let taken = !in_forked_child() && !is_inside() && route(green);
+    if taken && green {
         c.cooperative.fetch_add(1, Ordering::Relaxed);
     } else {
         c.passed.fetch_add(1, Ordering::Relaxed);
     }
-    managed
+    taken
 }
 
 static FORTIFIED: AtomicU64 = AtomicU64::new(0);

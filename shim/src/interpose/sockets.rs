@@ -69,21 +69,12 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, n: usize) -> isize {
         // SAFETY: the caller's arguments pass through unchanged.
         return unsafe { real::read(fd, buf, n) };
     }
-    ret_size(read_managed(fd, n, || {
+    // On a stream socket or pipe a short read drained it: the next read waits for readiness
+    // first instead of paying for a syscall that would fail with `EAGAIN`.
+    ret_size(read_stream_with(fd, n, OnInterrupt::Deliver, || {
         // SAFETY: as above, on a non-blocking kernel fd.
         size_result(unsafe { real::read(fd, buf, n) })
     }))
-}
-
-/// A plain read of up to `len` bytes from a managed fd. On a stream socket or pipe a short
-/// read drained it, so the next read waits for readiness first instead of paying for a
-/// syscall that would fail with `EAGAIN` (the `net` mirror does the same).
-fn read_managed(fd: RawFd, len: usize, op: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
-    if adopted_desc(fd).is_some_and(Desc::is_byte_stream) {
-        read_stream_with(fd, len, OnInterrupt::Deliver, op)
-    } else {
-        hook_io(fd, Interest::Read, op)
-    }
 }
 
 /// FORTIFY's `read` (`-D_FORTIFY_SOURCE` builds call it when the buffer size is known).
@@ -129,7 +120,9 @@ fn receive(fd: RawFd, len: usize, flags: c_int, mut call: impl FnMut(usize) -> i
         flags & libc::MSG_WAITALL != 0 && adopted_desc(fd).is_none_or(|d| !d.nonblocking());
     if !wait_all {
         if flags == 0 {
-            return ret_size(read_managed(fd, len, || size_result(call(0))));
+            return ret_size(read_stream_with(fd, len, OnInterrupt::Deliver, || {
+                size_result(call(0))
+            }));
         }
         return ret_size(hook_io(fd, Interest::Read, || size_result(call(0))));
     }

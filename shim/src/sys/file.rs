@@ -82,11 +82,16 @@ pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Whether `fd` is a regular file (reads and writes on it cannot be waited for with epoll).
-pub fn is_regular_file(fd: RawFd) -> io::Result<bool> {
+/// The file type bits of `fd` (`S_IFREG`, `S_IFIFO`, …).
+pub fn file_type(fd: RawFd) -> io::Result<libc::mode_t> {
     // SAFETY: `stat` is plain old data; all-zero is a valid value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: fstat writes one stat through the pointer, which points at a live local.
     cvt(unsafe { libc::fstat(fd, &raw mut st) })?;
-    Ok(st.st_mode & libc::S_IFMT == libc::S_IFREG)
+    Ok(st.st_mode & libc::S_IFMT)
+}
+
+/// Whether `fd` is a regular file (reads and writes on it cannot be waited for with epoll).
+pub fn is_regular_file(fd: RawFd) -> io::Result<bool> {
+    Ok(file_type(fd)? == libc::S_IFREG)
 }

@@ -88,25 +88,10 @@ pub fn is_nonblocking(fd: RawFd) -> io::Result<bool> {
 
 /// Whether `fd` is a stream socket or a pipe (false when it cannot tell).
 pub fn is_byte_stream(fd: RawFd) -> bool {
-    let mut ty: libc::c_int = 0;
-    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: SO_TYPE writes one c_int into a live local, `len` says how big it is.
-    let r = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&raw mut ty).cast(),
-            &raw mut len,
-        )
-    };
-    if r == 0 {
-        return ty == libc::SOCK_STREAM;
+    match socket::socket_type(fd) {
+        Ok(ty) => ty == libc::SOCK_STREAM,
+        Err(_) => file::file_type(fd).is_ok_and(|t| t == libc::S_IFIFO),
     }
-    // SAFETY: an all-zero stat is a valid out-parameter.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstat writes into a live stat.
-    unsafe { libc::fstat(fd, &raw mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFIFO }
 }
 
 /// What [`poll`] waits for on the user's fd.

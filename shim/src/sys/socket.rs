@@ -203,6 +203,11 @@ fn getsockopt<T: Copy>(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::
     Ok(unsafe { value.assume_init() })
 }
 
+/// The socket type (`SOCK_STREAM`, `SOCK_DGRAM`, …); `ENOTSOCK` for other fds.
+pub fn socket_type(fd: RawFd) -> io::Result<libc::c_int> {
+    getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE)
+}
+
 /// The pending socket error (`SO_ERROR`), cleared by reading it.
 pub fn take_error(fd: RawFd) -> io::Result<Option<io::Error>> {
     let e: libc::c_int = getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR)?;
