@@ -1,11 +1,14 @@
 //! W3 sleepers (BENCHMARKS.md): N green threads each sleep 1 s, then finish; join all.
-//! Peak RSS is read from outside: `/usr/bin/time -v` (maximum resident set size / N).
+//! Peak RSS is read from outside: `/usr/bin/time -v` (maximum resident set size / N), or the
+//! child's `ru_maxrss` when `cargo bench --bench compare` runs it.
 //!
-//! `cargo bench --bench w3_sleepers -- --n 100000 [--workers N] [--stack-size BYTES] [--raise-map-count]`
+//! `cargo bench --bench w3_sleepers -- --n 100000 [--workers N] [--stack-size BYTES] [--raise-map-count]
+//! [--impl greenshim|tokio-ct|tokio-mt|may]`
 //!
 //! 100 000 live green threads need about 200 000 memory mappings, over Linux's default
 //! `vm.max_map_count` of 65 530. The program says what it needs; with `--raise-map-count`
-//! (root only) it raises the limit itself.
+//! (root only) it raises the limit itself. The peers do the identical work: tokio tasks on
+//! `tokio::time::sleep`, raw may coroutines on `may::coroutine::sleep` (its default stacks).
 
 mod common;
 
@@ -13,10 +16,9 @@ use std::time::{Duration, Instant};
 
 use greenshim_shim::{runtime::MAPS_PER_STACK, sys};
 
-fn main() {
-    let args = common::Args::parse();
-    let n: usize = args.get("n", 100_000);
-    let peer: String = args.get("peer", "greenshim".to_owned());
+/// Checks `vm.max_map_count` for `n` stacks (raising it with `--raise-map-count`); exits with
+/// status 2 and says what is needed when it is too low.
+fn check_map_count(args: &common::Args, n: usize) -> usize {
     let needed = n * MAPS_PER_STACK + 16_384;
     let limit = sys::max_map_count().unwrap_or(0);
     if limit < needed {
@@ -33,17 +35,64 @@ fn main() {
             std::process::exit(2);
         }
     }
-    let settings = args.start_runtime();
-    let t = Instant::now();
-    let handles: Vec<_> = (0..n)
-        .map(|_| greenshim::spawn(|| greenshim::sleep(Duration::from_secs(1))))
-        .collect();
-    for g in handles {
-        g.join().expect("green thread failed");
-    }
-    let wall = t.elapsed().as_secs_f64();
+    needed
+}
+
+/// Runs W3 with the implementation named by `--impl` and prints its result line.
+pub fn main() {
+    let args = common::Args::parse();
+    let n: usize = args.get("n", 100_000);
+    let imp: String = args.get("impl", "greenshim".to_owned());
+    let peer: String = args.get("peer", imp.clone());
+    let workers: usize = args.get("workers", 0);
+    let second = Duration::from_secs(1);
+    let (wall, extra) = match imp.as_str() {
+        "greenshim" => {
+            let needed = check_map_count(&args, n);
+            let settings = args.start_runtime();
+            let t = Instant::now();
+            let handles: Vec<_> = (0..n)
+                .map(|_| greenshim::spawn(move || greenshim::sleep(second)))
+                .collect();
+            for g in handles {
+                g.join().expect("green thread failed");
+            }
+            let extra = format!(
+                "stack_size={} workers={} map_count_needed={needed}",
+                settings.stack_size, settings.workers
+            );
+            (t.elapsed(), extra)
+        }
+        "tokio-ct" | "tokio-mt" => {
+            let rt = common::tokio_runtime(imp == "tokio-mt", workers);
+            rt.block_on(async move {
+                let t = Instant::now();
+                let handles: Vec<_> = (0..n)
+                    .map(|_| tokio::spawn(tokio::time::sleep(second)))
+                    .collect();
+                for h in handles {
+                    h.await.expect("task failed");
+                }
+                (t.elapsed(), String::new())
+            })
+        }
+        "may" => {
+            let needed = check_map_count(&args, n);
+            may::config().set_workers(common::default_workers(workers));
+            let t = Instant::now();
+            // SAFETY: the closures use no thread-local storage.
+            let handles: Vec<_> = (0..n)
+                .map(|_| unsafe { may::coroutine::spawn(move || may::coroutine::sleep(second)) })
+                .collect();
+            for h in handles {
+                h.join().expect("coroutine failed");
+            }
+            (t.elapsed(), format!("map_count_needed={needed}"))
+        }
+        other => panic!("--impl {other}: expected greenshim, tokio-ct, tokio-mt or may"),
+    };
     println!(
-        "RESULT workload=W3 peer={peer} n={n} wall_s={wall:.3} stack_size={} workers={} map_count_needed={needed}",
-        settings.stack_size, settings.workers
+        "RESULT workload=W3 peer={peer} n={n} wall_s={:.3} {extra}",
+        wall.as_secs_f64()
     );
 }

@@ -61,3 +61,27 @@ impl Args {
         greenshim::runtime::start().expect("start runtime")
     }
 }
+
+/// tokio's current-thread runtime, or its multi-thread one with `workers` threads (0 = tokio's
+/// default), with I/O and timers on.
+pub fn tokio_runtime(multi_thread: bool, workers: usize) -> tokio::runtime::Runtime {
+    let mut b = if multi_thread {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if workers > 0 {
+            b.worker_threads(workers);
+        }
+        b
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    b.enable_all().build().expect("tokio runtime")
+}
+
+/// `workers`, or the number of CPUs when it is 0 (raw may's own default is one per CPU too).
+pub fn default_workers(workers: usize) -> usize {
+    if workers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        workers
+    }
+}

@@ -12,14 +12,20 @@ use std::time::{Duration, Instant};
 /// What one load run measured.
 #[derive(Debug, Clone, Copy)]
 pub struct Load {
+    /// Requests answered (and verified) during the measured period.
     pub requests: u64,
+    /// Length of the measured period in seconds.
     pub secs: f64,
+    /// Median request latency in microseconds.
     pub p50_us: f64,
+    /// 99th-percentile request latency in microseconds.
     pub p99_us: f64,
+    /// Connections that failed or answered wrongly.
     pub errors: u64,
 }
 
 impl Load {
+    /// Requests per second.
     pub fn rps(&self) -> f64 {
         self.requests as f64 / self.secs
     }

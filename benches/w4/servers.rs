@@ -77,19 +77,7 @@ fn accept_loop<S: Read + Write + Send + 'static>(
 
 fn tokio_server(addr: &str, workers: Option<usize>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rt = match workers {
-        None => tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build(),
-        Some(0) => tokio::runtime::Builder::new_multi_thread()
-            .enable_io()
-            .build(),
-        Some(n) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
-            .enable_io()
-            .build(),
-    }
-    .expect("tokio runtime");
+    let rt = crate::common::tokio_runtime(workers.is_some(), workers.unwrap_or(0));
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         loop {
@@ -115,7 +103,7 @@ fn tokio_server(addr: &str, workers: Option<usize>) {
 }
 
 fn raw_may(addr: &str, workers: usize) {
-    may::config().set_workers(if workers == 0 { 1 } else { workers });
+    may::config().set_workers(crate::common::default_workers(workers));
     let listener = may::net::TcpListener::bind(addr).expect("bind");
     let acceptor = move || {
         for s in listener.incoming() {
