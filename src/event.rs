@@ -95,7 +95,7 @@ impl Event {
             return true;
         }
         let ctx = context::current();
-        let how = Wait::new(&ctx).until(deadline);
+        let how = Wait::new(&ctx).until(deadline).on("Event::wait");
         match waitqueue::wait(&self.state, s, |s| &mut s.waiters, (), how, || {}).0 {
             Woken::Notified => true,
             Woken::TimedOut => self.is_set(),
@@ -217,7 +217,7 @@ impl<T, E> AsyncResult<T, E> {
             return Some(r);
         }
         let ctx = context::current();
-        let mut how = Wait::new(&ctx).until(deadline);
+        let mut how = Wait::new(&ctx).until(deadline).on("AsyncResult::get");
         loop {
             match waitqueue::wait_until(&self.waiters, |q| q, how, |_| self.ready()) {
                 Ok(_) => return self.try_get(),

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use greenshim_shim::context::{self, Context, Interrupt, InterruptUnwind};
+use greenshim_shim::monitor::{self, DeadlockReport, DeadlockWatch, PanicReport, WaitOn};
 use greenshim_shim::park::{self, Waker};
 use greenshim_shim::runtime;
 
@@ -45,6 +46,10 @@ pub enum JoinError {
     Killed,
     /// Its stack overflowed into the guard page. Its destructors did not run.
     StackOverflow,
+    /// The joiner (a plain thread) found every green thread parked on something only another
+    /// green thread could signal, with nothing left that could: it would have waited forever.
+    /// The report lists what each one waits on. The green thread is still parked.
+    Deadlock(DeadlockReport),
 }
 
 impl JoinError {
@@ -90,6 +95,7 @@ impl fmt::Debug for JoinError {
             },
             JoinError::Killed => f.write_str("Killed"),
             JoinError::StackOverflow => f.write_str("StackOverflow"),
+            JoinError::Deadlock(r) => write!(f, "Deadlock({r})"),
         }
     }
 }
@@ -103,6 +109,7 @@ impl fmt::Display for JoinError {
             },
             JoinError::Killed => f.write_str("green thread was killed"),
             JoinError::StackOverflow => f.write_str("green thread overflowed its stack"),
+            JoinError::Deadlock(r) => r.fmt(f),
         }
     }
 }
@@ -205,6 +212,21 @@ impl<T> Shared<T> {
     }
 }
 
+impl<T> Drop for Shared<T> {
+    /// The last handle and the green thread itself are gone: a panic nobody took is reported.
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(Err(e @ JoinError::Panicked(_))) = &state.result {
+            monitor::report(monitor::Report::UnjoinedPanic(PanicReport {
+                id: self.ctx.id(),
+                name: self.ctx.name().map(str::to_owned),
+                spawn_site: self.ctx.spawn_site(),
+                message: e.panic_message().map(str::to_owned),
+            }));
+        }
+    }
+}
+
 /// Type-erased completion for the exit guard.
 trait Abandon: Send + Sync {
     fn abandon(&self);
@@ -276,21 +298,48 @@ impl<T> Greenlet<T> {
 
     /// Parks until the green thread has finished or `deadline` passes; true if it finished.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
+        matches!(self.wait_watching(deadline), Waited::Finished)
+    }
+
+    /// [`wait`](Self::wait), which on a plain thread also looks for a deadlock every
+    /// [`monitor::DEADLOCK_CHECK_INTERVAL`] (see [`DeadlockWatch`]).
+    fn wait_watching(&self, deadline: Option<Instant>) -> Waited {
         if self.is_finished() {
-            return true;
+            return Waited::Finished;
         }
         if self
             .shared
             .listen(Listener::Wake(Waker::current()))
             .is_some()
         {
-            return true;
+            return Waited::Finished;
         }
-        match park::wait_until(deadline, || self.is_finished()) {
-            Ok(done) => done,
-            Err(interrupt) => {
-                interrupt.raise();
-                self.is_finished()
+        let ctx = context::current();
+        let _on = ctx.waiting(WaitOn::Join { id: self.id() });
+        let plain = !context::on_green_thread();
+        let mut watch = DeadlockWatch::new();
+        loop {
+            let slice = if plain {
+                let next = Instant::now() + monitor::DEADLOCK_CHECK_INTERVAL;
+                Some(deadline.map_or(next, |d| d.min(next)))
+            } else {
+                deadline
+            };
+            let done = match park::wait_until(slice, || self.is_finished()) {
+                Ok(done) => done,
+                Err(interrupt) => {
+                    interrupt.raise();
+                    self.is_finished()
+                }
+            };
+            if done {
+                return Waited::Finished;
+            }
+            if slice == deadline {
+                return Waited::TimedOut;
+            }
+            if let Some(report) = watch.check() {
+                return Waited::Deadlock(report);
             }
         }
     }
@@ -343,8 +392,10 @@ impl<T> Greenlet<T> {
     /// # Errors
     /// [`JoinError`]: the panic payload, or the green thread was killed or overflowed its stack.
     pub fn join(self) -> Result<T, JoinError> {
-        self.wait(None);
-        self.into_result()
+        match self.wait_watching(None) {
+            Waited::Deadlock(report) => Err(JoinError::Deadlock(report)),
+            _ => self.into_result(),
+        }
     }
 
     /// Like [`join`](Self::join), giving up after `timeout`: then the greenlet is handed back,
@@ -365,6 +416,13 @@ impl<T> Greenlet<T> {
         // unwinding continues in the caller, so this value is never observed as a real result.
         self.shared.take_result().unwrap_or(Err(JoinError::Killed))
     }
+}
+
+/// How a join's wait ended.
+enum Waited {
+    Finished,
+    TimedOut,
+    Deadlock(DeadlockReport),
 }
 
 /// Configures a green thread before spawning it: name and stack size.
@@ -444,6 +502,7 @@ impl Builder {
             Ok(Err(e)) => {
                 LIVE.fetch_sub(1, Ordering::Release);
                 UNFINISHED.fetch_sub(1, Ordering::AcqRel);
+                monitor::forget(shared.ctx.id());
                 Err(e)
             }
             // may's stack allocator panics ("failed to alloc sys stack") when mmap or mprotect
@@ -451,6 +510,7 @@ impl Builder {
             Err(_) => {
                 LIVE.fetch_sub(1, Ordering::Release);
                 UNFINISHED.fetch_sub(1, Ordering::AcqRel);
+                monitor::forget(shared.ctx.id());
                 Err(runtime::stack_limit_error(live))
             }
         }
@@ -468,6 +528,7 @@ where
     if shared.ctx.pending() == Some(Interrupt::Kill) {
         drop(f);
         shared.complete(Err(JoinError::Killed));
+        monitor::switch_out();
         return;
     }
     let outcome = match panic::catch_unwind(AssertUnwindSafe(f)) {
@@ -481,6 +542,8 @@ where
         }),
     };
     shared.complete(outcome);
+    // The worker is about to leave this green thread for good.
+    monitor::switch_out();
 }
 
 /// Spawns `f` on a new green thread.

@@ -78,6 +78,11 @@ impl<T> Iterator for IWait<T> {
         if self.remaining == 0 {
             return None;
         }
+        let ctx = greenshim_shim::context::current();
+        let _on = ctx.waiting(greenshim_shim::monitor::WaitOn::Object {
+            what: "iwait",
+            addr: Arc::as_ptr(&self.queue).addr(),
+        });
         loop {
             if let Some(i) = self.queue.pop_or_register() {
                 let g = self.slots[i].take()?;

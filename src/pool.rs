@@ -117,7 +117,7 @@ impl Group {
 
     fn join_until(&self, deadline: Option<Instant>) -> bool {
         let ctx = context::current();
-        let how = Wait::new(&ctx).until(deadline);
+        let how = Wait::new(&ctx).until(deadline).on("Group::join");
         match waitqueue::wait_until(
             &self.inner,
             |m| &mut m.joiners,

@@ -58,7 +58,7 @@ impl Core {
             return true;
         }
         let ctx = context::current();
-        let mut how = Wait::new(&ctx).until(deadline);
+        let mut how = Wait::new(&ctx).until(deadline).on("Semaphore::acquire");
         loop {
             let mut s = self.state();
             if s.take_permit() {

@@ -24,8 +24,10 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
+use crate::monitor::{self, WaitOn};
 use crate::park::Waker;
 
 /// Slot value meaning "this green thread is being killed".
@@ -105,6 +107,30 @@ pub struct Context {
     /// The code of an interrupt that an interposed libc call reported as its result instead of
     /// unwinding (it cannot unwind through its C caller); 0 if none.
     delivered: AtomicU64,
+    /// Whether the green thread is parked (for diagnostics).
+    parked: AtomicBool,
+    /// The deadline of the current park, as nanoseconds after [`epoch`] (0: none).
+    park_deadline: AtomicU64,
+    /// What the green thread waits on, while a wait is annotated.
+    wait: Mutex<Option<WaitOn>>,
+}
+
+/// The instant park deadlines are counted from.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Restores a context's previous wait annotation when dropped.
+pub struct WaitGuard<'a> {
+    ctx: &'a Context,
+    previous: Option<WaitOn>,
+}
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        *self.ctx.wait_slot() = self.previous;
+    }
 }
 
 impl Context {
@@ -113,7 +139,9 @@ impl Context {
         name: Option<String>,
         spawn_site: Option<&'static Location<'static>>,
     ) -> Arc<Self> {
-        Arc::new(Self::new(name, spawn_site, true))
+        let ctx = Arc::new(Self::new(name, spawn_site, true));
+        monitor::register(&ctx);
+        ctx
     }
 
     fn new(
@@ -130,7 +158,58 @@ impl Context {
             unpark_token: AtomicBool::new(false),
             waker: OnceLock::new(),
             delivered: AtomicU64::new(0),
+            parked: AtomicBool::new(false),
+            park_deadline: AtomicU64::new(0),
+            wait: Mutex::new(None),
         }
+    }
+
+    fn wait_slot(&self) -> std::sync::MutexGuard<'_, Option<WaitOn>> {
+        self.wait.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Annotates the waits of this context with `on` until the guard is dropped (shown by
+    /// `run_info`, read by the deadlock check).
+    pub fn waiting(&self, on: WaitOn) -> WaitGuard<'_> {
+        let previous = self.wait_slot().replace(on);
+        WaitGuard {
+            ctx: self,
+            previous,
+        }
+    }
+
+    /// What the context waits on, if its wait is annotated.
+    pub fn waiting_on(&self) -> Option<WaitOn> {
+        *self.wait_slot()
+    }
+
+    /// Whether the green thread is parked.
+    pub fn is_parked(&self) -> bool {
+        self.parked.load(Ordering::Acquire)
+    }
+
+    /// The deadline of the current park, if any.
+    pub fn park_deadline(&self) -> Option<Instant> {
+        match self.park_deadline.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(epoch() + std::time::Duration::from_nanos(ns)),
+        }
+    }
+
+    /// Records that the green thread parks, until `deadline`.
+    pub(crate) fn note_parked(&self, deadline: Option<Instant>) {
+        let ns = deadline.map_or(0, |d| {
+            u64::try_from(d.saturating_duration_since(epoch()).as_nanos())
+                .unwrap_or(u64::MAX)
+                .max(1)
+        });
+        self.park_deadline.store(ns, Ordering::Relaxed);
+        self.parked.store(true, Ordering::Release);
+    }
+
+    /// Records that the green thread runs again.
+    pub(crate) fn note_running(&self) {
+        self.parked.store(false, Ordering::Release);
     }
 
     /// Unique id (never reused within a process).
@@ -225,6 +304,7 @@ impl Context {
     pub fn bind_current(self: &Arc<Self>, exit_guard: Option<Box<dyn Any>>) {
         debug_assert!(may::coroutine::is_coroutine());
         self.waker.set(Waker::current_green()).ok();
+        monitor::switch_in(self.id);
         BINDING.with(|b| {
             *b.borrow_mut() = Some(Binding {
                 ctx: self.clone(),
@@ -238,6 +318,12 @@ impl Context {
 struct Binding {
     ctx: Arc<Context>,
     _exit_guard: Option<Box<dyn Any>>,
+}
+
+impl Drop for Binding {
+    fn drop(&mut self) {
+        monitor::forget(self.ctx.id);
+    }
 }
 
 may::coroutine_local!(static BINDING: RefCell<Option<Binding>> = RefCell::new(None));
@@ -270,6 +356,7 @@ pub fn current() -> Arc<Context> {
         }
         let ctx = Context::new_green(None, None);
         ctx.waker.set(Waker::current_green()).ok();
+        monitor::switch_in(ctx.id);
         *b.borrow_mut() = Some(Binding {
             ctx: ctx.clone(),
             _exit_guard: None,

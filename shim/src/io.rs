@@ -353,6 +353,8 @@ pub fn wait(
     let waited = match ctx.waker() {
         Some(w @ Waker::Green(_)) if ctx.is_green() => {
             reactor::register(fd, e)?;
+            let write = matches!(interest, Interest::Write);
+            let _on = ctx.waiting(crate::monitor::WaitOn::Fd { fd, write });
             park_green(&ctx, w, e.side(interest), tick, deadline, how)?
         }
         Some(Waker::Thread(tw)) => {

@@ -26,6 +26,8 @@
 //!   every lock, channel and queue is built from.
 //! - [`lock`]: the lock word of greenshim's mutexes, built on a wait queue.
 //! - [`offload`]: the elastic thread pool for work the kernel cannot make non-blocking.
+//! - [`monitor`]: diagnostics: the worker switch record, the blocking detector, run info, the
+//!   deadlock check and the report channel.
 //! - [`sys`]: the only code here that calls libc.
 //!
 //! Users want the `greenshim` crate; this one is its engine room.
@@ -38,6 +40,7 @@ pub mod fdtable;
 pub mod interpose;
 pub mod io;
 pub mod lock;
+pub mod monitor;
 pub mod offload;
 pub mod park;
 pub mod reactor;

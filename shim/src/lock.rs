@@ -80,7 +80,7 @@ impl RawMutex {
             return Ok(());
         }
         let ctx = context::current();
-        let mut how = Wait::new(&ctx);
+        let mut how = Wait::new(&ctx).on("Mutex::lock");
         if !interruptible {
             how = how.uninterruptible();
         }

@@ -167,6 +167,8 @@ pub fn run<'a, R: Send + 'a>(f: impl FnOnce() -> R + Send + 'a) -> R {
     // after that store. So every borrow outlives its use on the pool thread.
     let job: Job = unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + 'a>, Job>(job) };
     submit(job);
+    let ctx = context::current();
+    let _on = ctx.waiting(crate::monitor::WaitOn::Offload);
     loop {
         if let Some(r) = slot.result.lock().unwrap_or_else(|e| e.into_inner()).take() {
             return r.unwrap_or_else(|p| panic::resume_unwind(p));

@@ -17,6 +17,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::context::{self, Context, Interrupt};
+use crate::monitor::{self, WaitOn};
 use crate::sys::EventFd;
 use crate::timer;
 
@@ -186,7 +187,11 @@ fn park_green(ctx: &Context, deadline: Option<Instant>) {
         .zip(ctx.waker())
         .map(|(d, w)| timer::add(d, timer::Action::Wake(w.clone())));
     GREEN_PARKS.fetch_add(1, Ordering::Relaxed);
+    ctx.note_parked(deadline);
+    monitor::switch_out();
     may::coroutine::park();
+    monitor::switch_in(ctx.id());
+    ctx.note_running();
     if let Some(t) = timer {
         t.cancel();
     }
@@ -225,6 +230,7 @@ pub fn wait_until(
 /// A pending interrupt.
 pub fn sleep_until(deadline: Instant) -> Result<(), Interrupt> {
     let ctx = context::current();
+    let _on = ctx.waiting(WaitOn::Sleep);
     while park_in(&ctx, Some(deadline))? != Wakeup::TimedOut {}
     Ok(())
 }
@@ -240,7 +246,7 @@ pub fn yield_now() -> Result<(), Interrupt> {
         return Err(i);
     }
     if context::on_green_thread() {
-        may::coroutine::yield_now();
+        green_yield();
     } else {
         std::thread::yield_now();
     }
@@ -255,8 +261,16 @@ pub fn yield_now() -> Result<(), Interrupt> {
 #[inline]
 pub fn yield_before_park() {
     if context::on_green_thread() {
-        may::coroutine::yield_now();
+        green_yield();
     }
+}
+
+/// may's yield, with the worker's switch record kept (see [`monitor`]).
+#[inline]
+fn green_yield() {
+    let id = monitor::switch_out();
+    may::coroutine::yield_now();
+    monitor::switch_in(id);
 }
 
 /// Parks without looking at the interrupt slot, for waits that must not be cut short (a scope
@@ -264,7 +278,12 @@ pub fn yield_before_park() {
 pub fn park_ignoring_interrupts() {
     if context::on_green_thread() {
         GREEN_PARKS.fetch_add(1, Ordering::Relaxed);
+        let ctx = context::current();
+        ctx.note_parked(None);
+        monitor::switch_out();
         may::coroutine::park();
+        monitor::switch_in(ctx.id());
+        ctx.note_running();
     } else {
         THREAD_PARKS.fetch_add(1, Ordering::Relaxed);
         std::thread::park();

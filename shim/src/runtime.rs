@@ -282,7 +282,14 @@ fn start_with(env: Config) -> Settings {
             .set_worker_pin(s.pin);
         STACK_BUDGET.store(stack_budget(), Ordering::Relaxed);
         crate::context::install_panic_filter();
+        let before = sys::thread_ids();
         crate::reactor::start(s.workers);
+        // Force may's scheduler (its workers and timer thread) into existence now, so the
+        // threads it starts are known to be the runtime's (the deadlock check counts on it).
+        // SAFETY: the closure touches no thread-local storage and returns at once.
+        drop(unsafe { may::coroutine::spawn(|| ()) });
+        crate::monitor::note_runtime_threads(&before);
+        crate::monitor::enable_from_env();
         s
     })
 }

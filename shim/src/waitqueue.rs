@@ -32,6 +32,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use crate::context::{Context, Interrupt};
+use crate::monitor::WaitOn;
 use crate::park::{self, Waker, Wakeup};
 
 /// A waiter parked in [`wait`]. Lives on the waiter's stack.
@@ -167,6 +168,8 @@ pub struct Wait<'c> {
     /// Whether a kill or timeout ends the wait. Waits that must complete even while the stack
     /// unwinds from one (relocking a mutex in a destructor) say no.
     pub interruptible: bool,
+    /// What the waiter waits on, as diagnostics name it (`"Mutex::lock"`).
+    pub what: &'static str,
 }
 
 impl<'c> Wait<'c> {
@@ -176,7 +179,13 @@ impl<'c> Wait<'c> {
             ctx,
             deadline: None,
             interruptible: true,
+            what: "a greenshim wait queue",
         }
+    }
+
+    /// The same wait, named `what` for diagnostics.
+    pub fn on(self, what: &'static str) -> Self {
+        Wait { what, ..self }
     }
 
     /// The same wait with a deadline.
@@ -222,6 +231,10 @@ pub fn wait<S, P>(
     queue(&mut guard).nodes.push_back(ptr);
     drop(guard);
     after_unlock();
+    let _on = how.ctx.waiting(WaitOn::Object {
+        what: how.what,
+        addr: std::ptr::from_ref(lock).addr(),
+    });
 
     let mut woken = loop {
         let r = if how.interruptible {

@@ -79,7 +79,7 @@ impl Barrier {
         s.arrived += 1;
         let generation = s.generation;
         let ctx = context::current();
-        let how = Wait::new(&ctx);
+        let how = Wait::new(&ctx).on("Barrier::wait");
         match waitqueue::wait(&self.state, s, |s| &mut s.waiters, (), how, || {}).0 {
             Woken::Notified => BarrierWaitResult(false),
             Woken::TimedOut => unreachable!("no deadline"),

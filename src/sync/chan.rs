@@ -159,7 +159,7 @@ impl<T, S: Store<T>> Chan<T, S> {
             yielded = true;
         };
         let ctx = context::current();
-        let how = Wait::new(&ctx).until(deadline);
+        let how = Wait::new(&ctx).until(deadline).on("channel send");
         let (woken, left) =
             waitqueue::wait(&self.state, s, |s| &mut s.putters, Some(item), how, || {});
         match (woken, left) {
@@ -200,7 +200,7 @@ impl<T, S: Store<T>> Chan<T, S> {
             yielded = true;
         };
         let ctx = context::current();
-        let how = Wait::new(&ctx).until(deadline);
+        let how = Wait::new(&ctx).until(deadline).on("channel receive");
         match waitqueue::wait(&self.state, s, |s| &mut s.getters, None, how, || {}) {
             (_, Some(item)) => Ok(item),
             // Woken by close.
@@ -232,7 +232,7 @@ impl<T, S: Store<T>> Chan<T, S> {
         done: impl Fn(&State<T, S>) -> bool,
     ) -> bool {
         let ctx = context::current();
-        let how = Wait::new(&ctx).until(deadline);
+        let how = Wait::new(&ctx).until(deadline).on("Queue::join");
         match waitqueue::wait_until(&self.state, |s| &mut s.joiners, how, |s| done(s)) {
             Ok(holds) => holds,
             Err(i) => {

@@ -184,7 +184,7 @@ impl Condvar {
             self.queue(),
             |q| q,
             (),
-            Wait::new(&ctx).until(deadline),
+            Wait::new(&ctx).until(deadline).on("Condvar::wait"),
             || mutex.unlock_from(guard),
         );
         if let Woken::Interrupted(i) = woken {

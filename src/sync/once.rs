@@ -169,7 +169,7 @@ impl Once {
     fn wait_until_changed(&self) {
         let seen = self.state.load(Ordering::Acquire);
         let ctx = context::current();
-        let mut how = Wait::new(&ctx);
+        let mut how = Wait::new(&ctx).on("Once");
         while let Err(i) = waitqueue::wait_until(
             &self.waiters,
             |q| q,

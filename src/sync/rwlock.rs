@@ -187,7 +187,10 @@ impl<T: ?Sized> RwLock<T> {
 
     fn acquire(&self, side: Side) {
         let ctx = context::current();
-        let mut how = Wait::new(&ctx);
+        let mut how = Wait::new(&ctx).on(match side {
+            Side::Read => "RwLock::read",
+            Side::Write => "RwLock::write",
+        });
         loop {
             let mut s = self.state();
             match side {

@@ -93,6 +93,7 @@ pub fn park_timeout(dur: Duration) {
 
 fn park_until(deadline: Option<Instant>) {
     let ctx = context::current();
+    let _on = ctx.waiting(greenshim_shim::monitor::WaitOn::Park);
     loop {
         if ctx.take_user_token() {
             return;

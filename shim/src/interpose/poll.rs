@@ -79,6 +79,7 @@ fn park_on(watches: &[Watch], deadline: Option<Instant>) -> io::Result<bool> {
         queued += 1;
     }
     let r = if queued == watches.len() {
+        let _on = ctx.waiting(crate::monitor::WaitOn::Poll { fds: watches.len() });
         park::park_in(&ctx, deadline)
     } else {
         // Something fired since the kernel was asked: ask again.

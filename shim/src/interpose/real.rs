@@ -53,6 +53,8 @@ macro_rules! real_fns {
                 // SAFETY: a non-null dlsym result for this name is libc's function, whose C
                 // signature is the one declared here.
                 let f: unsafe extern "C" fn($($ty),*) -> $ret = unsafe { std::mem::transmute(p) };
+                static NAME: &str = stringify!($name);
+                let _mark = crate::monitor::in_libc(&NAME);
                 // SAFETY: the caller upholds the C contract.
                 unsafe { f($($arg),*) }
             }

@@ -179,3 +179,26 @@ impl std::os::fd::AsRawFd for EventFd {
         std::os::fd::AsRawFd::as_raw_fd(&self.0)
     }
 }
+
+/// The kernel id of the calling thread.
+pub fn gettid() -> i32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// The kernel ids of this process's threads (empty if `/proc` cannot be read).
+pub fn thread_ids() -> Vec<i32> {
+    fs::read_dir("/proc/self/task")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The name of thread `tid` of this process (the kernel keeps 15 bytes of it).
+pub fn thread_name(tid: i32) -> Option<String> {
+    fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
+        .ok()
+        .map(|n| n.trim_end().to_owned())
+}
