@@ -111,6 +111,49 @@ fn main() {
 
     // 4. The monkey patch: code that knows nothing of greenshim.
     monkey_demo();
+
+    // 5. Diagnostics: what each green thread waits on, and who holds a worker.
+    diagnostics_demo();
+}
+
+/// Section 5: `run_info` while one green thread computes without parking, and the blocking
+/// detector's report about it.
+fn diagnostics_demo() {
+    use greenshim::monitor;
+    monitor::set_reporter(|r| println!("  monitor report: {r}"));
+    monitor::enable(Duration::from_millis(100));
+    let (tx, rx) = greenshim::sync::mpsc::channel::<()>();
+    let waiter = Builder::new()
+        .name("waiting-for-a-message")
+        .spawn(move || rx.recv().is_ok())
+        .expect("spawn");
+    let sleeper = Builder::new()
+        .name("sleeping")
+        .spawn(|| sleep(Duration::from_secs(60)))
+        .expect("spawn");
+    let hog = Builder::new()
+        .name("cpu-hog")
+        .spawn(|| {
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_millis(300) {
+                std::hint::black_box(0u64);
+            }
+        })
+        .expect("spawn");
+    sleep(Duration::from_millis(50));
+    println!("\ndiagnostics: greenshim::run_info() while \"cpu-hog\" computes for 300 ms:");
+    for g in greenshim::run_info().green_threads {
+        if g.name.is_some() {
+            println!("  {g}");
+        }
+    }
+    hog.join().expect("hog");
+    tx.send(()).expect("send");
+    assert!(waiter.join().expect("waiter"));
+    sleeper.kill();
+    assert!(sleeper.join().is_err());
+    monitor::disable();
+    monitor::clear_reporter();
 }
 
 /// How long the demo's slow server takes per request (a slow backend).

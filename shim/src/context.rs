@@ -24,10 +24,10 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use crate::monitor::{self, WaitOn};
+use crate::monitor::{self, WaitCell, WaitOn};
 use crate::park::Waker;
 
 /// Slot value meaning "this green thread is being killed".
@@ -112,7 +112,7 @@ pub struct Context {
     /// The deadline of the current park, as nanoseconds after [`epoch`] (0: none).
     park_deadline: AtomicU64,
     /// What the green thread waits on, while a wait is annotated.
-    wait: Mutex<Option<WaitOn>>,
+    wait: WaitCell,
 }
 
 /// The instant park deadlines are counted from.
@@ -129,7 +129,7 @@ pub struct WaitGuard<'a> {
 
 impl Drop for WaitGuard<'_> {
     fn drop(&mut self) {
-        *self.ctx.wait_slot() = self.previous;
+        self.ctx.wait.set(self.previous);
     }
 }
 
@@ -160,18 +160,15 @@ impl Context {
             delivered: AtomicU64::new(0),
             parked: AtomicBool::new(false),
             park_deadline: AtomicU64::new(0),
-            wait: Mutex::new(None),
+            wait: WaitCell::default(),
         }
-    }
-
-    fn wait_slot(&self) -> std::sync::MutexGuard<'_, Option<WaitOn>> {
-        self.wait.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Annotates the waits of this context with `on` until the guard is dropped (shown by
     /// `run_info`, read by the deadlock check).
     pub fn waiting(&self, on: WaitOn) -> WaitGuard<'_> {
-        let previous = self.wait_slot().replace(on);
+        let previous = self.wait.get();
+        self.wait.set(Some(on));
         WaitGuard {
             ctx: self,
             previous,
@@ -180,7 +177,7 @@ impl Context {
 
     /// What the context waits on, if its wait is annotated.
     pub fn waiting_on(&self) -> Option<WaitOn> {
-        *self.wait_slot()
+        self.wait.get()
     }
 
     /// Whether the green thread is parked.
