@@ -85,3 +85,18 @@ pub fn default_workers(workers: usize) -> usize {
         workers
     }
 }
+
+/// Starts greenshim (patched or not) and runs `acceptor` on a green thread until it returns.
+pub fn greenshim_server(workers: usize, patch: bool, acceptor: impl FnOnce() + Send) {
+    greenshim::runtime::Config::new()
+        .workers(workers)
+        .apply()
+        .expect("configure greenshim");
+    greenshim::runtime::start().expect("start greenshim");
+    if patch {
+        greenshim::monkey::patch_all().expect("patch before any spawn");
+    }
+    greenshim::thread::scope(|s| {
+        s.spawn(acceptor);
+    });
+}

@@ -34,7 +34,7 @@ fn echo<S: Read + Write>(mut s: S) {
 }
 
 fn greenshim_native(addr: &str, workers: usize) {
-    greenshim_server(workers, false, || {
+    crate::common::greenshim_server(workers, false, || {
         let listener = greenshim::net::TcpListener::bind(addr).expect("bind");
         accept_loop(listener.incoming(), |s| s.set_nodelay(true));
     });
@@ -42,24 +42,9 @@ fn greenshim_native(addr: &str, workers: usize) {
 
 /// The same server written with `std::net` only, run on green threads after `patch_all()`.
 fn greenshim_patched(addr: &str, workers: usize) {
-    greenshim_server(workers, true, || {
+    crate::common::greenshim_server(workers, true, || {
         let listener = std::net::TcpListener::bind(addr).expect("bind");
         accept_loop(listener.incoming(), |s| s.set_nodelay(true));
-    });
-}
-
-/// Starts greenshim (patched or not) and runs `acceptor` on a green thread until it returns.
-fn greenshim_server(workers: usize, patch: bool, acceptor: impl FnOnce() + Send) {
-    greenshim::runtime::Config::new()
-        .workers(workers)
-        .apply()
-        .expect("configure greenshim");
-    greenshim::runtime::start().expect("start greenshim");
-    if patch {
-        greenshim::monkey::patch_all().expect("patch before any spawn");
-    }
-    greenshim::thread::scope(|s| {
-        s.spawn(acceptor);
     });
 }
 

@@ -9,14 +9,14 @@ use super::http;
 pub fn serve(imp: &str, port: u16, workers: usize) {
     let addr = format!("127.0.0.1:{port}");
     match imp {
-        "greenshim" | "native" => greenshim_server(workers, false, || {
+        "greenshim" | "native" => crate::common::greenshim_server(workers, false, || {
             let listener = greenshim::net::TcpListener::bind(&addr).expect("bind");
             for s in listener.incoming().flatten() {
                 s.set_nodelay(true).ok();
                 greenshim::spawn(move || http::serve(s));
             }
         }),
-        "patched" => greenshim_server(workers, true, || {
+        "patched" => crate::common::greenshim_server(workers, true, || {
             let listener = std::net::TcpListener::bind(&addr).expect("bind");
             for s in listener.incoming().flatten() {
                 s.set_nodelay(true).ok();
@@ -31,21 +31,6 @@ pub fn serve(imp: &str, port: u16, workers: usize) {
             "unknown --impl {other}; one of greenshim (= native) patched tokio-ct tokio-mt may std"
         ),
     }
-}
-
-/// Starts greenshim (patched or not) and runs `acceptor` on a green thread until it returns.
-fn greenshim_server(workers: usize, patch: bool, acceptor: impl FnOnce() + Send) {
-    greenshim::runtime::Config::new()
-        .workers(workers)
-        .apply()
-        .expect("configure greenshim");
-    greenshim::runtime::start().expect("start greenshim");
-    if patch {
-        greenshim::monkey::patch_all().expect("patch before any spawn");
-    }
-    greenshim::thread::scope(|s| {
-        s.spawn(acceptor);
-    });
 }
 
 /// tokio + hyper 1 (http1, keep-alive and pipelining on), the peer the issue names.
