@@ -525,21 +525,21 @@ where
 {
     let guard: Box<dyn Any> = Box::new(ExitGuard(shared.clone()));
     shared.ctx.bind_current(Some(guard));
-    if shared.ctx.pending() == Some(Interrupt::Kill) {
+    let outcome = if shared.ctx.pending() == Some(Interrupt::Kill) {
+        // Killed before it started: `f` never runs.
         drop(f);
-        shared.complete(Err(JoinError::Killed));
-        monitor::switch_out();
-        return;
-    }
-    let outcome = match panic::catch_unwind(AssertUnwindSafe(f)) {
-        // A kill that interposed libc calls reported as their results (they cannot unwind)
-        // ended the function early.
-        Ok(_) if shared.ctx.take_delivered(Interrupt::Kill) => Err(JoinError::Killed),
-        Ok(v) => Ok(v),
-        Err(payload) => Err(match InterruptUnwind::of(&*payload) {
-            Some(Interrupt::Kill) => JoinError::Killed,
-            _ => JoinError::Panicked(payload),
-        }),
+        Err(JoinError::Killed)
+    } else {
+        match panic::catch_unwind(AssertUnwindSafe(f)) {
+            // A kill that interposed libc calls reported as their results (they cannot
+            // unwind) ended the function early.
+            Ok(_) if shared.ctx.take_delivered(Interrupt::Kill) => Err(JoinError::Killed),
+            Ok(v) => Ok(v),
+            Err(payload) => Err(match InterruptUnwind::of(&*payload) {
+                Some(Interrupt::Kill) => JoinError::Killed,
+                _ => JoinError::Panicked(payload),
+            }),
+        }
     };
     shared.complete(outcome);
     // The worker is about to leave this green thread for good.

@@ -138,6 +138,15 @@ fn slot() -> &'static Slot {
     })
 }
 
+impl Slot {
+    /// The libc function the running green thread is inside, if any.
+    fn libc_call(&self) -> Option<&'static str> {
+        let p = self.libc.load(Ordering::Relaxed);
+        // SAFETY: a non-null pointer in a slot points to a `&'static str` static (`in_libc`).
+        (!p.is_null()).then(|| unsafe { *p })
+    }
+}
+
 fn bump(s: &Slot) {
     // Only the owning thread writes the counter: a load and a store, no read-modify-write.
     s.switches
@@ -258,17 +267,39 @@ pub struct GreenThreadInfo {
     pub in_libc: Option<&'static str>,
 }
 
+/// `#12 "name" (spawned at src/main.rs:10:5)`, leaving out what is unknown.
+fn describe(id: u64, name: Option<&str>, site: Option<&Location<'_>>) -> String {
+    let mut s = format!("#{id}");
+    if let Some(n) = name {
+        s += &format!(" {n:?}");
+    }
+    if let Some(l) = site {
+        s += &format!(" (spawned at {l})");
+    }
+    s
+}
+
 impl GreenThreadInfo {
+    /// Green thread `id` (its context, if still listed) in `state`; what a parked one waits
+    /// on and its deadline come from the context.
+    fn new(id: u64, ctx: Option<&Context>, state: State, in_libc: Option<&'static str>) -> Self {
+        let parked = ctx.filter(|_| state == State::Parked);
+        GreenThreadInfo {
+            id,
+            name: ctx.and_then(|c| c.name().map(str::to_owned)),
+            spawn_site: ctx.and_then(Context::spawn_site),
+            state,
+            waiting_on: parked.and_then(Context::waiting_on),
+            deadline_in: parked
+                .and_then(Context::park_deadline)
+                .map(|d| d.saturating_duration_since(Instant::now())),
+            in_libc,
+        }
+    }
+
     /// `#12 "name" (spawned at src/main.rs:10:5)`.
     pub fn who(&self) -> String {
-        let mut s = format!("#{}", self.id);
-        if let Some(n) = &self.name {
-            s += &format!(" {n:?}");
-        }
-        if let Some(l) = self.spawn_site {
-            s += &format!(" (spawned at {l})");
-        }
-        s
+        describe(self.id, self.name.as_deref(), self.spawn_site)
     }
 }
 
@@ -321,10 +352,7 @@ fn running() -> BTreeMap<u64, (usize, Option<&'static str>)> {
     for s in slots() {
         let id = s.current.load(Ordering::Relaxed);
         if id != 0 {
-            let p = s.libc.load(Ordering::Relaxed);
-            // SAFETY: a non-null pointer in a slot points to a `&'static str` static.
-            let libc = (!p.is_null()).then(|| unsafe { *p });
-            m.insert(id, (s.index, libc));
+            m.insert(id, (s.index, s.libc_call()));
         }
     }
     m
@@ -334,7 +362,6 @@ fn running() -> BTreeMap<u64, (usize, Option<&'static str>)> {
 /// one waits on.
 pub fn run_info() -> RunInfo {
     let running = running();
-    let now = Instant::now();
     let green_threads = live_contexts()
         .iter()
         .map(|c| {
@@ -343,20 +370,7 @@ pub fn run_info() -> RunInfo {
                 None if c.is_parked() => (State::Parked, None),
                 None => (State::Runnable, None),
             };
-            let parked = state == State::Parked;
-            GreenThreadInfo {
-                id: c.id(),
-                name: c.name().map(str::to_owned),
-                spawn_site: c.spawn_site(),
-                state,
-                waiting_on: if parked { c.waiting_on() } else { None },
-                deadline_in: if parked {
-                    c.park_deadline().map(|d| d.saturating_duration_since(now))
-                } else {
-                    None
-                },
-                in_libc,
-            }
+            GreenThreadInfo::new(c.id(), Some(c), state, in_libc)
         })
         .collect();
     RunInfo { green_threads }
@@ -429,13 +443,8 @@ impl fmt::Display for BlockingReport {
 
 impl fmt::Display for PanicReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "green thread #{}", self.id)?;
-        if let Some(n) = &self.name {
-            write!(f, " {n:?}")?;
-        }
-        if let Some(l) = self.spawn_site {
-            write!(f, " (spawned at {l})")?;
-        }
+        let who = describe(self.id, self.name.as_deref(), self.spawn_site);
+        write!(f, "green thread {who}")?;
         match &self.message {
             Some(m) => write!(f, " panicked and was never joined: {m}"),
             None => f.write_str(" panicked and was never joined"),
@@ -602,19 +611,10 @@ fn watchdog() {
 }
 
 fn blocked(s: &Slot, id: u64, running_for: Duration) {
-    let p = s.libc.load(Ordering::Relaxed);
-    // SAFETY: a non-null pointer in a slot points to a `&'static str` static.
-    let in_libc = (!p.is_null()).then(|| unsafe { *p });
+    let in_libc = s.libc_call();
     let ctx = lock(shard(id)).get(&id).cloned();
-    let green_thread = GreenThreadInfo {
-        id,
-        name: ctx.as_ref().and_then(|c| c.name().map(str::to_owned)),
-        spawn_site: ctx.as_ref().and_then(|c| c.spawn_site()),
-        state: State::Running { worker: s.index },
-        waiting_on: None,
-        deadline_in: None,
-        in_libc,
-    };
+    let state = State::Running { worker: s.index };
+    let green_thread = GreenThreadInfo::new(id, ctx.as_deref(), state, in_libc);
     INCIDENTS.fetch_add(1, Ordering::Relaxed);
     report(Report::Blocking(BlockingReport {
         green_thread,

@@ -186,12 +186,7 @@ fn park_green(ctx: &Context, deadline: Option<Instant>) {
     let timer = deadline
         .zip(ctx.waker())
         .map(|(d, w)| timer::add(d, timer::Action::Wake(w.clone())));
-    GREEN_PARKS.fetch_add(1, Ordering::Relaxed);
-    ctx.note_parked(deadline);
-    monitor::switch_out();
-    may::coroutine::park();
-    monitor::switch_in(ctx.id());
-    ctx.note_running();
+    park_coroutine(ctx, deadline);
     if let Some(t) = timer {
         t.cancel();
     }
@@ -265,6 +260,17 @@ pub fn yield_before_park() {
     }
 }
 
+/// may's park of the running green thread, counted, with its parked state (and `deadline`, for
+/// diagnostics) and the worker's switch record kept (see [`monitor`]).
+fn park_coroutine(ctx: &Context, deadline: Option<Instant>) {
+    GREEN_PARKS.fetch_add(1, Ordering::Relaxed);
+    ctx.note_parked(deadline);
+    monitor::switch_out();
+    may::coroutine::park();
+    monitor::switch_in(ctx.id());
+    ctx.note_running();
+}
+
 /// may's yield, with the worker's switch record kept (see [`monitor`]).
 #[inline]
 fn green_yield() {
@@ -277,13 +283,7 @@ fn green_yield() {
 /// waiting for the green threads that borrow its stack). Spurious returns are possible.
 pub fn park_ignoring_interrupts() {
     if context::on_green_thread() {
-        GREEN_PARKS.fetch_add(1, Ordering::Relaxed);
-        let ctx = context::current();
-        ctx.note_parked(None);
-        monitor::switch_out();
-        may::coroutine::park();
-        monitor::switch_in(ctx.id());
-        ctx.note_running();
+        park_coroutine(&context::current(), None);
     } else {
         THREAD_PARKS.fetch_add(1, Ordering::Relaxed);
         std::thread::park();
