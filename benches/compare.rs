@@ -34,8 +34,6 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use greenshim_shim::{runtime::MAPS_PER_STACK, sys};
-
 /// One line of the table: a workload's metric at one setting.
 struct Row {
     label: String,
@@ -492,14 +490,7 @@ fn orchestrate(args: &common::Args) {
     if plan.raise_map_count {
         // W1's `std` form (one OS thread per task) needs as many mappings as W3's green
         // threads; raise the limit once, before either runs.
-        let needed = plan.n1.max(plan.n3) as usize * MAPS_PER_STACK + 16_384;
-        let limit = sys::max_map_count().unwrap_or(0);
-        if limit < needed {
-            match sys::raise_max_map_count(needed) {
-                Ok(now) => eprintln!("raised vm.max_map_count from {limit} to {now}"),
-                Err(e) => panic!("cannot raise vm.max_map_count to {needed} (needs root): {e}"),
-            }
-        }
+        common::raise_map_count(common::map_count_needed(plan.n1.max(plan.n3) as usize));
     }
     let mut res = Results {
         rows: Vec::new(),

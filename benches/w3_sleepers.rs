@@ -14,19 +14,16 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use greenshim_shim::{runtime::MAPS_PER_STACK, sys};
+use greenshim_shim::sys;
 
 /// Checks `vm.max_map_count` for `n` stacks (raising it with `--raise-map-count`); exits with
 /// status 2 and says what is needed when it is too low.
 fn check_map_count(args: &common::Args, n: usize) -> usize {
-    let needed = n * MAPS_PER_STACK + 16_384;
+    let needed = common::map_count_needed(n);
     let limit = sys::max_map_count().unwrap_or(0);
     if limit < needed {
         if args.has("raise-map-count") {
-            match sys::raise_max_map_count(needed) {
-                Ok(now) => eprintln!("raised vm.max_map_count from {limit} to {now}"),
-                Err(e) => panic!("cannot raise vm.max_map_count to {needed} (needs root): {e}"),
-            }
+            common::raise_map_count(needed);
         } else {
             eprintln!(
                 "W3 with n={n} needs vm.max_map_count >= {needed} (now {limit}); rerun with \

@@ -86,8 +86,63 @@ pub fn default_workers(workers: usize) -> usize {
     }
 }
 
+/// What a W4/W5 server does with one accepted connection, written once for every stream type.
+pub trait Connection {
+    /// Serves the connection until the peer closes it.
+    fn serve<S: std::io::Read + std::io::Write>(s: S);
+}
+
+/// Runs the blocking-code server `imp` on `addr` until the process is killed: `greenshim` (or
+/// `native`, `greenshim::net`), `patched` (`std::net` after `monkey::patch_all()`), `may` (raw
+/// may) or `std` (a thread per connection). Each accepted connection gets `TCP_NODELAY` and its
+/// own green thread, coroutine or OS thread running `C::serve`. False for any other name.
+pub fn serve_blocking<C: Connection>(imp: &str, addr: &str, workers: usize) -> bool {
+    match imp {
+        "greenshim" | "native" => greenshim_server(workers, false, || {
+            let listener = greenshim::net::TcpListener::bind(addr).expect("bind");
+            for s in listener.incoming().flatten() {
+                s.set_nodelay(true).ok();
+                greenshim::spawn(move || C::serve(s));
+            }
+        }),
+        "patched" => greenshim_server(workers, true, || {
+            let listener = std::net::TcpListener::bind(addr).expect("bind");
+            for s in listener.incoming().flatten() {
+                s.set_nodelay(true).ok();
+                greenshim::spawn(move || C::serve(s));
+            }
+        }),
+        "may" => {
+            may::config().set_workers(default_workers(workers));
+            let listener = may::net::TcpListener::bind(addr).expect("bind");
+            let acceptor = move || {
+                for s in listener.incoming().flatten() {
+                    s.set_nodelay(true).ok();
+                    // SAFETY: the connection loops use no thread-local storage.
+                    unsafe { may::coroutine::spawn(move || C::serve(s)) };
+                }
+            };
+            // SAFETY: the acceptor uses no thread-local storage.
+            let h = unsafe { may::coroutine::spawn(acceptor) };
+            h.join().ok();
+        }
+        "std" => {
+            let listener = std::net::TcpListener::bind(addr).expect("bind");
+            for s in listener.incoming().flatten() {
+                s.set_nodelay(true).ok();
+                std::thread::Builder::new()
+                    .stack_size(64 << 10)
+                    .spawn(move || C::serve(s))
+                    .ok();
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
 /// Starts greenshim (patched or not) and runs `acceptor` on a green thread until it returns.
-pub fn greenshim_server(workers: usize, patch: bool, acceptor: impl FnOnce() + Send) {
+fn greenshim_server(workers: usize, patch: bool, acceptor: impl FnOnce() + Send) {
     greenshim::runtime::Config::new()
         .workers(workers)
         .apply()
@@ -99,4 +154,25 @@ pub fn greenshim_server(workers: usize, patch: bool, acceptor: impl FnOnce() + S
     greenshim::thread::scope(|s| {
         s.spawn(acceptor);
     });
+}
+
+/// Memory mappings `n` live stacks need (green threads, or OS threads for W1's `std` form),
+/// with room for the rest of the process.
+pub fn map_count_needed(n: usize) -> usize {
+    n * greenshim_shim::runtime::MAPS_PER_STACK + 16_384
+}
+
+/// Raises `vm.max_map_count` to `needed` when it is lower (root only), saying so on stderr.
+///
+/// # Panics
+/// When the limit is too low and cannot be raised.
+pub fn raise_map_count(needed: usize) {
+    use greenshim_shim::sys;
+    let limit = sys::max_map_count().unwrap_or(0);
+    if limit < needed {
+        match sys::raise_max_map_count(needed) {
+            Ok(now) => eprintln!("raised vm.max_map_count from {limit} to {now}"),
+            Err(e) => panic!("cannot raise vm.max_map_count to {needed} (needs root): {e}"),
+        }
+    }
 }

@@ -8,28 +8,24 @@ use super::http;
 /// Runs the HTTP server `imp` on 127.0.0.1:`port` until the process is killed.
 pub fn serve(imp: &str, port: u16, workers: usize) {
     let addr = format!("127.0.0.1:{port}");
+    if crate::common::serve_blocking::<Hello>(imp, &addr, workers) {
+        return;
+    }
     match imp {
-        "greenshim" | "native" => crate::common::greenshim_server(workers, false, || {
-            let listener = greenshim::net::TcpListener::bind(&addr).expect("bind");
-            for s in listener.incoming().flatten() {
-                s.set_nodelay(true).ok();
-                greenshim::spawn(move || http::serve(s));
-            }
-        }),
-        "patched" => crate::common::greenshim_server(workers, true, || {
-            let listener = std::net::TcpListener::bind(&addr).expect("bind");
-            for s in listener.incoming().flatten() {
-                s.set_nodelay(true).ok();
-                greenshim::spawn(move || http::serve(s));
-            }
-        }),
         "tokio-ct" => hyper_server(&addr, None),
         "tokio-mt" => hyper_server(&addr, Some(workers)),
-        "may" => raw_may(&addr, workers),
-        "std" => std_threads(&addr),
         other => panic!(
             "unknown --impl {other}; one of greenshim (= native) patched tokio-ct tokio-mt may std"
         ),
+    }
+}
+
+/// The blocking implementations' request loop.
+struct Hello;
+
+impl crate::common::Connection for Hello {
+    fn serve<S: std::io::Read + std::io::Write>(s: S) {
+        http::serve(s);
     }
 }
 
@@ -68,30 +64,4 @@ fn hyper_server(addr: &str, workers: Option<usize>) {
             });
         }
     });
-}
-
-fn raw_may(addr: &str, workers: usize) {
-    may::config().set_workers(crate::common::default_workers(workers));
-    let listener = may::net::TcpListener::bind(addr).expect("bind");
-    let acceptor = move || {
-        for s in listener.incoming().flatten() {
-            s.set_nodelay(true).ok();
-            // SAFETY: the request loop uses no thread-local storage.
-            unsafe { may::coroutine::spawn(move || http::serve(s)) };
-        }
-    };
-    // SAFETY: the acceptor uses no thread-local storage.
-    let h = unsafe { may::coroutine::spawn(acceptor) };
-    h.join().ok();
-}
-
-fn std_threads(addr: &str) {
-    let listener = std::net::TcpListener::bind(addr).expect("bind");
-    for s in listener.incoming().flatten() {
-        s.set_nodelay(true).ok();
-        std::thread::Builder::new()
-            .stack_size(64 << 10)
-            .spawn(move || http::serve(s))
-            .ok();
-    }
 }
