@@ -335,10 +335,17 @@ thread_local! {
     static SILENCE_SPAWN_PANICS: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Whether the caller runs on a green thread.
+/// Whether the caller runs on a green thread that may park.
+///
+/// A green thread that is unwinding (a panic, a kill, a `Timeout`) or inside the panic hook
+/// counts as a plain thread: every wait it makes blocks its worker instead of parking. std
+/// keeps the panic count and the "inside the panic hook" flag per OS thread, so a green thread
+/// that parked mid-unwind would leave its worker "panicking" for the next green thread there,
+/// whose own panic would then be a double panic and abort the process. `panicking()` costs one
+/// relaxed load of std's global panic count while nothing panics anywhere.
 #[inline]
 pub fn on_green_thread() -> bool {
-    may::coroutine::is_coroutine()
+    may::coroutine::is_coroutine() && !std::thread::panicking()
 }
 
 /// The context of the running code. A coroutine that greenshim did not spawn (raw may) gets a
