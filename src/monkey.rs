@@ -29,6 +29,7 @@
 //! | (fd state) | `socket`, `socketpair`, `pipe`, `pipe2`, `dup`, `dup2`, `dup3`, `close`, `fcntl`, `fcntl64`, `ioctl(FIONBIO)`, `setsockopt(SO_*TIMEO)` | keeps greenshim's fd table right |
 //! | [`Family::Poll`] | `poll`, `ppoll`, `select`, `pselect`, `epoll_wait`, `epoll_pwait`, `__poll_chk`, `__ppoll_chk` | parks on greenshim's reactor |
 //! | [`Family::Process`] | `waitpid`, `wait4`, `waitid` | parks on a pidfd (or waits off the worker) |
+//! | [`Family::Locks`] | `syscall(SYS_futex, …)` (wait, wait-bitset, wake, wake-bitset on private futexes), `sched_yield` | std's `Mutex`, `RwLock`, `Condvar`, `Once`, `OnceLock`, `LazyLock`, `Barrier` and parking_lot's lock words park the green thread; waits on per-OS-thread state (`thread::park`, so `mpsc` and crossbeam-channel; parking_lot's thread data) block the worker; `sched_yield` yields |
 //! | [`Family::Files`] | `open`, `open64`, `openat`, `openat64`, `fsync`, `fdatasync`, `flock`; `read`, `write`, `pread*`, `pwrite*` on regular files | reads and writes the page cache can serve run inline (`RWF_NOWAIT`); what would wait for the disk, opens, syncs and blocking locks run on the offload pool |
 //!
 //! The rules the interposers follow:
@@ -53,11 +54,17 @@
 //! glibc's internal `read`), glibc's resolver internals (hence the offloaded `getaddrinfo`),
 //! raw `syscall` instructions and statically linked programs.
 //!
-//! A `std::sync::Mutex` (or any lock built on the futex) held by a green thread across a
-//! patched wait can deadlock a worker: a second green thread on the same worker that locks it
-//! blocks the OS thread, and the holder never runs again to unlock. Use [`crate::sync`]'s
-//! locks in code that runs on green threads; they park instead.
-
+//! # Locks
+//!
+//! A futex wait on a word inside a lock object parks the green thread on greenshim's futex
+//! table, and a futex wake from any thread (green or plain) wakes green waiters first and the
+//! kernel's after, so green and plain threads can share one std lock. A wait on per-OS-thread
+//! state cannot be parked that way (every green thread on a worker shares its OS thread's std
+//! parker and thread-locals): it blocks the worker. Futexes shared between processes, other
+//! futex operations, glibc's own internal locks and raw `syscall` instructions stay the
+//! kernel's. A kill or timeout that reaches a green thread in a futex wait does not end the
+//! wait (std's lock loops would retry it): it is raised at the next park point after it.
+//!
 //! # Kills and timeouts in patched code
 //!
 //! An interposed call cannot unwind its caller (std and C declare libc functions
@@ -71,6 +78,7 @@
 use std::fmt;
 
 use greenshim_shim::interpose;
+pub use greenshim_shim::interpose::futex::FutexStats;
 pub use greenshim_shim::interpose::{Family, FamilyStats};
 
 /// Why patching was refused.
@@ -146,6 +154,7 @@ pub fn unpatch_all() {
 pub fn stats() -> Stats {
     Stats {
         families: Family::ALL.map(|f| (f, interpose::stats(f))),
+        futex: interpose::futex::stats(),
     }
 }
 
@@ -153,9 +162,15 @@ pub fn stats() -> Stats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
     families: [(Family, FamilyStats); Family::ALL.len()],
+    futex: FutexStats,
 }
 
 impl Stats {
+    /// The futex table's counters ([`Family::Locks`]).
+    pub fn futex(&self) -> FutexStats {
+        self.futex
+    }
+
     /// The counters of one family.
     pub fn family(&self, family: Family) -> FamilyStats {
         self.families

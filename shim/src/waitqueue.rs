@@ -94,11 +94,36 @@ impl<P> WaitQueue<P> {
         let Some(node) = self.nodes.pop_front() else {
             return false;
         };
-        // SAFETY: popped under the owner's lock from the queue, so its waiter has not yet
-        // returned from `wait` (it needs this lock to leave while un-notified, and it cannot
-        // see `notified` before we set it): the node and its waker are alive until the store
-        // below, which is our last access to the node... except the waker, which we read
-        // first.
+        // SAFETY: just popped under the owner's lock.
+        unsafe { Self::wake_popped(node, f) };
+        true
+    }
+
+    /// Wakes the first waiter whose payload satisfies `pred` (a futex wake with a bit mask).
+    /// Returns false if no waiter does.
+    pub fn notify_first_where(&mut self, pred: impl Fn(&P) -> bool) -> bool {
+        let Some(i) = self.nodes.iter().position(|n| {
+            // SAFETY: every queued node is alive and we hold the owner's lock, as in
+            // `front_payload`.
+            pred(unsafe { &*n.as_ref().payload.get() })
+        }) else {
+            return false;
+        };
+        let node = self.nodes.remove(i).expect("index from position");
+        // SAFETY: just removed under the owner's lock.
+        unsafe { Self::wake_popped(node, |_| {}) };
+        true
+    }
+
+    /// Lets `f` write or take the payload of `node`, marks it notified and wakes its waiter.
+    ///
+    /// # Safety
+    /// `node` was just taken out of this queue under the owner's lock, so its waiter has not
+    /// yet returned from `wait` (it needs this lock to leave while un-notified, and it cannot
+    /// see `notified` before we set it): the node and its waker are alive until the store
+    /// below, which is the last access to the node... except the waker, read first.
+    unsafe fn wake_popped(node: NonNull<Node<P>>, f: impl FnOnce(&mut P)) {
+        // SAFETY: the function's contract.
         unsafe {
             let node = node.as_ref();
             f(&mut *node.payload.get());
@@ -106,7 +131,6 @@ impl<P> WaitQueue<P> {
             node.notified.store(true, Ordering::Release);
             waker.wake();
         }
-        true
     }
 
     /// Wakes the first waiter. Returns false if nobody waits.
@@ -170,6 +194,13 @@ pub struct Wait<'c> {
     pub interruptible: bool,
     /// What the waiter waits on, as diagnostics name it (`"Mutex::lock"`).
     pub what: &'static str,
+    /// The address diagnostics show; the lock's when `None`.
+    pub addr: Option<usize>,
+    /// Whether a wake-up that was not this wait's notification is handed on when the wait
+    /// ends (the green thread's next park returns at once). A wait that can be nested inside
+    /// another wait of the same green thread (a futex wait on a lock contended inside
+    /// greenshim's own park path) must not swallow the outer wait's wake-up.
+    pub repost_stray_wakes: bool,
 }
 
 impl<'c> Wait<'c> {
@@ -180,6 +211,8 @@ impl<'c> Wait<'c> {
             deadline: None,
             interruptible: true,
             what: "a greenshim wait queue",
+            addr: None,
+            repost_stray_wakes: false,
         }
     }
 
@@ -191,6 +224,23 @@ impl<'c> Wait<'c> {
     /// The same wait with a deadline.
     pub fn until(self, deadline: Option<Instant>) -> Self {
         Wait { deadline, ..self }
+    }
+
+    /// The same wait, shown at `addr` by diagnostics.
+    pub fn at(self, addr: usize) -> Self {
+        Wait {
+            addr: Some(addr),
+            ..self
+        }
+    }
+
+    /// The same wait, handing on wake-ups that were not its notification (see
+    /// [`Wait::repost_stray_wakes`]).
+    pub fn reposting_stray_wakes(self) -> Self {
+        Wait {
+            repost_stray_wakes: true,
+            ..self
+        }
     }
 
     /// The same wait, not ended by kills or timeouts.
@@ -233,9 +283,10 @@ pub fn wait<S, P>(
     after_unlock();
     let _on = how.ctx.waiting(WaitOn::Object {
         what: how.what,
-        addr: std::ptr::from_ref(lock).addr(),
+        addr: how.addr.unwrap_or(std::ptr::from_ref(lock).addr()),
     });
 
+    let mut stray = false;
     let mut woken = loop {
         let r = if how.interruptible {
             park::park_in(how.ctx, how.deadline)
@@ -246,7 +297,7 @@ pub fn wait<S, P>(
             break Woken::Notified;
         }
         match r {
-            Ok(Wakeup::Unparked) => continue,
+            Ok(Wakeup::Unparked) => stray = true,
             Ok(Wakeup::TimedOut) => break Woken::TimedOut,
             Err(i) => break Woken::Interrupted(i),
         }
@@ -257,6 +308,9 @@ pub fn wait<S, P>(
             // Popped by a notifier between our last look and the lock: it is ours.
             woken = Woken::Notified;
         }
+    }
+    if stray && how.repost_stray_wakes {
+        waker.wake();
     }
     // Acquire: pairs with the notifier's Release store, after its payload write.
     let notified = node.notified.load(Ordering::Acquire);

@@ -22,6 +22,7 @@
 //! in the green thread's context, and `Timeout::run` and the greenlet's completion read it.
 
 pub mod files;
+pub mod futex;
 pub mod poll;
 pub mod process;
 pub mod real;
@@ -60,17 +61,24 @@ pub enum Family {
     /// `read`, `write`, `pread*`, `pwrite*` on a file a hooked `open` opened are served from
     /// the page cache inline (`RWF_NOWAIT`) and go off the worker only when they would wait.
     Files,
+    /// Futex waits (`syscall(SYS_futex, …)`: std's `Mutex`, `RwLock`, `Condvar`, `Once`,
+    /// `OnceLock`, `LazyLock`, `Barrier`, parking_lot) park the green thread on greenshim's
+    /// futex table; waits on per-OS-thread state (`thread::park`, hence `mpsc` and
+    /// crossbeam-channel; parking_lot's thread data) block the worker and are compensated;
+    /// `sched_yield` yields the green thread.
+    Locks,
 }
 
 impl Family {
     /// Every family this release can patch.
-    pub const ALL: [Family; 6] = [
+    pub const ALL: [Family; 7] = [
         Family::Sleep,
         Family::Dns,
         Family::Sockets,
         Family::Poll,
         Family::Process,
         Family::Files,
+        Family::Locks,
     ];
 
     fn bit(self) -> u32 {
@@ -133,6 +141,7 @@ fn keep_linked() {
     poll::keep_linked();
     process::keep_linked();
     files::keep_linked();
+    futex::keep_linked();
     crate::dns::keep_linked();
 }
 

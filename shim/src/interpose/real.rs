@@ -9,7 +9,7 @@
 //! register-sized integer, which is how every caller passes it on the 64-bit Linux ABIs
 //! (x86-64 and AArch64 pass variadic and fixed integer arguments in the same registers).
 
-use std::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+use std::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Looks `name` (NUL-terminated) up once; 0 if libc lacks it.
@@ -122,7 +122,34 @@ real_fns! {
     __recv_chk(fd: c_int, buf: *mut c_void, n: usize, buflen: usize, flags: c_int) -> isize;
     __recvfrom_chk(fd: c_int, buf: *mut c_void, n: usize, buflen: usize, flags: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t) -> isize;
     __poll_chk(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout: c_int, fdslen: usize) -> c_int;
+    sched_yield() -> c_int;
     __ppoll_chk(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout: *const libc::timespec, mask: *const libc::sigset_t, fdslen: usize) -> c_int;
+}
+
+static SYSCALL: AtomicUsize = AtomicUsize::new(0);
+
+/// Calls libc's own `syscall` (variadic in C, so called through a variadic pointer; not marked
+/// for the blocking detector, whose bookkeeping may itself contend on a lock and re-enter).
+///
+/// # Safety
+/// The C contract of `syscall(2)` for `number`.
+pub unsafe fn syscall(
+    number: c_long,
+    a1: c_long,
+    a2: c_long,
+    a3: c_long,
+    a4: c_long,
+    a5: c_long,
+    a6: c_long,
+) -> c_long {
+    let p = resolve(&SYSCALL, "syscall\0");
+    if p == 0 {
+        std::process::abort();
+    }
+    // SAFETY: libc's `syscall`, whose C signature is `long syscall(long, ...)`.
+    let f: unsafe extern "C" fn(c_long, ...) -> c_long = unsafe { std::mem::transmute(p) };
+    // SAFETY: the caller upholds the C contract.
+    unsafe { f(number, a1, a2, a3, a4, a5, a6) }
 }
 
 /// Resolves every real function before `main` runs.
@@ -131,6 +158,7 @@ real_fns! {
 static RESOLVE_AT_LOAD: extern "C" fn() = {
     extern "C" fn at_load() {
         resolve_all();
+        resolve(&SYSCALL, "syscall\0");
         // Before any fork: hooks in a forked child must know they are there even if the
         // patch was never applied (close and dup2 are tracked unpatched too).
         super::install_fork_handler();

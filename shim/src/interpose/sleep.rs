@@ -47,7 +47,7 @@ fn park_until(deadline: Option<Instant>) {
 }
 
 /// The deadline of a `clock_nanosleep` request, or the `E*` code to fail with.
-fn deadline_of(
+pub(crate) fn deadline_of(
     clock: libc::clockid_t,
     flags: c_int,
     req: &libc::timespec,

@@ -202,3 +202,25 @@ pub fn thread_name(tid: i32) -> Option<String> {
         .ok()
         .map(|n| n.trim_end().to_owned())
 }
+
+/// The calling OS thread's stack block `[lo, hi)`: its stack, and for a thread glibc created,
+/// the static TLS and thread descriptor glibc places at the top of the same allocation.
+pub fn thread_stack_block() -> io::Result<(usize, usize)> {
+    let mut attr = std::mem::MaybeUninit::<libc::pthread_attr_t>::uninit();
+    // SAFETY: `attr` is an out-parameter; on success it is initialised and destroyed below.
+    let r = unsafe { libc::pthread_getattr_np(libc::pthread_self(), attr.as_mut_ptr()) };
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(r));
+    }
+    let mut addr = std::ptr::null_mut();
+    let mut size = 0;
+    // SAFETY: `attr` was initialised by pthread_getattr_np; `addr` and `size` are out-params.
+    let r = unsafe { libc::pthread_attr_getstack(attr.as_ptr(), &mut addr, &mut size) };
+    // SAFETY: initialised above, destroyed once.
+    unsafe { libc::pthread_attr_destroy(attr.as_mut_ptr()) };
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(r));
+    }
+    let lo = addr as usize;
+    Ok((lo, lo + size))
+}

@@ -1,0 +1,454 @@
+//! The `Locks` family: futex waits that park the green thread instead of its worker.
+//!
+//! std's `Mutex`, `RwLock`, `Condvar`, `Once` (and so `OnceLock`, `LazyLock`, `Barrier`) wait
+//! with `syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, …)` on a word inside
+//! the lock object, and wake with `FUTEX_WAKE`; parking_lot and other crates do the same
+//! through the same `syscall` symbol. Any number of waiters per word is part of that protocol,
+//! so a green thread can wait on greenshim's *futex table* instead of in the kernel:
+//!
+//! ```text
+//!  green waiter G (FUTEX_WAIT word, v)        waker W (any thread: FUTEX_WAKE word, n)
+//!  -----------------------------------        ---------------------------------------
+//!  GREEN_WAITERS += 1; fence
+//!  lock bucket(word)
+//!  *word != v ? -> unlock, EAGAIN             *word = new value        (user code)
+//!  queue node(word) ; unlock                  fence; GREEN_WAITERS == 0 ? -> kernel only
+//!  park . . . . . . . . . . . . . . . . . .   lock bucket(word); pop up to n nodes of word
+//!        <---------------------------------   wake them; unlock
+//!  notified -> 0 ; deadline -> ETIMEDOUT      fewer than n? -> kernel FUTEX_WAKE for the rest
+//! ```
+//!
+//! The value check and the queueing happen under the bucket lock, and a waker takes that lock
+//! after changing the word, so a wake is never lost (the kernel's own argument). Green waiters
+//! and kernel waiters (plain threads) of one word coexist: a wake serves green waiters first
+//! and hands what is left to the kernel.
+//!
+//! **Waits on per-OS-thread state are never parked here.** `std::thread::park` (and with it
+//! `std::sync::mpsc` and `crossbeam-channel`) waits on the parker inside the worker's own std
+//! `Thread`, and parking_lot on a word inside its thread-local `ThreadData`; every green thread
+//! on a worker shares both, so parking two of them cooperatively would corrupt the protocol.
+//! Such a wait is recognised by its word — inside the calling OS thread's own stack block
+//! (its stack, static TLS and thread descriptor) or equal to its std parker (found once per
+//! OS thread by a probe) — and goes to the kernel: the worker blocks.
+//!
+//! A futex shared with another process (no `FUTEX_PRIVATE_FLAG`) and every other futex
+//! operation (requeue, PI, wake-op) are the kernel's.
+//!
+//! Kills and timeouts cannot unwind through `syscall`, and std's lock loops retry a wait that
+//! returns early, so a green thread in a hooked futex wait is not interrupted: the kill or
+//! timeout stays pending and is raised at its next park point after the wait ends (for a
+//! lock: once the lock is taken and the code parks again).
+
+use std::cell::Cell;
+use std::ffi::{c_int, c_long};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::{Family, decide, set_errno};
+use crate::context;
+use crate::waitqueue::{self, Wait, WaitQueue, Woken};
+
+const FUTEX_WAIT: i32 = libc::FUTEX_WAIT;
+const FUTEX_WAKE: i32 = libc::FUTEX_WAKE;
+const FUTEX_WAIT_BITSET: i32 = libc::FUTEX_WAIT_BITSET;
+const FUTEX_WAKE_BITSET: i32 = libc::FUTEX_WAKE_BITSET;
+const BITSET_ALL: u32 = u32::MAX;
+
+/// What a hooked futex call decided.
+enum Route {
+    /// Done here, with this `syscall` result (`-1` with `errno` set on failure).
+    Done(c_long),
+    /// The kernel's: pass the call through unchanged.
+    Kernel,
+    /// A wait on per-OS-thread state by a green thread: the kernel's, with compensation.
+    ThreadBound,
+}
+
+/// The decoded arguments of a futex call greenshim handles.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Wait {
+        word: usize,
+        expected: u32,
+        deadline: Option<Instant>,
+        bitset: u32,
+    },
+    Wake {
+        word: usize,
+        count: i32,
+        bitset: u32,
+    },
+}
+
+/// Decodes `futex(word, op, val, timeout, _, val3)`; `None` for what the kernel keeps (shared
+/// futexes, other operations), `Err` for an argument the kernel would reject.
+fn decode(word: usize, op: i32, val: u32, timeout: usize, val3: u32) -> Option<Result<Op, i32>> {
+    if op & libc::FUTEX_PRIVATE_FLAG == 0 {
+        return None;
+    }
+    let realtime = op & libc::FUTEX_CLOCK_REALTIME != 0;
+    let cmd = op & !(libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME);
+    let bitset = match cmd {
+        FUTEX_WAIT | FUTEX_WAKE => BITSET_ALL,
+        FUTEX_WAIT_BITSET | FUTEX_WAKE_BITSET if val3 == 0 => return Some(Err(libc::EINVAL)),
+        FUTEX_WAIT_BITSET | FUTEX_WAKE_BITSET => val3,
+        _ => return None,
+    };
+    if !word.is_multiple_of(4) {
+        return Some(Err(libc::EINVAL));
+    }
+    Some(match cmd {
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => Ok(Op::Wake {
+            word,
+            count: val as i32,
+            bitset,
+        }),
+        _ => deadline(cmd, realtime, timeout).map(|deadline| Op::Wait {
+            word,
+            expected: val,
+            deadline,
+            bitset,
+        }),
+    })
+}
+
+/// The deadline of a wait: `FUTEX_WAIT`'s timeout is relative, `FUTEX_WAIT_BITSET`'s absolute
+/// on the monotonic clock (the realtime clock with `FUTEX_CLOCK_REALTIME`); null is none.
+fn deadline(cmd: i32, realtime: bool, timeout: usize) -> Result<Option<Instant>, i32> {
+    if timeout == 0 {
+        return Ok(None);
+    }
+    // SAFETY: a non-null timeout of a futex wait points at a timespec (the futex(2) contract).
+    let ts = unsafe { &*(timeout as *const libc::timespec) };
+    let (clock, flags) = match (cmd, realtime) {
+        (FUTEX_WAIT, _) => (libc::CLOCK_MONOTONIC, 0),
+        (_, false) => (libc::CLOCK_MONOTONIC, libc::TIMER_ABSTIME),
+        (_, true) => (libc::CLOCK_REALTIME, libc::TIMER_ABSTIME),
+    };
+    super::sleep::deadline_of(clock, flags, ts)
+}
+
+/// greenshim's side of `syscall(SYS_futex, …)`.
+pub(super) fn hook(args: [c_long; 6]) -> Option<c_long> {
+    let word = args[0] as usize;
+    if PROBE.get() {
+        // The parker probe below: remember the word, fail the wait at once.
+        PARKER.set(word);
+        set_errno(libc::ETIMEDOUT);
+        return Some(-1);
+    }
+    let op = decode(
+        word,
+        args[1] as i32,
+        args[2] as u32,
+        args[3] as usize,
+        args[5] as u32,
+    )?;
+    let op = match op {
+        Ok(op) => op,
+        Err(code) => {
+            set_errno(code);
+            return Some(-1);
+        }
+    };
+    match route(op) {
+        Route::Done(r) => Some(r),
+        Route::Kernel => None,
+        Route::ThreadBound => {
+            THREAD_BOUND.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+fn route(op: Op) -> Route {
+    match op {
+        Op::Wake {
+            word,
+            count,
+            bitset,
+        } => wake(word, count, bitset),
+        Op::Wait {
+            word,
+            expected,
+            deadline,
+            bitset,
+        } => {
+            let mut thread_bound = false;
+            let green = decide(Family::Locks, |green| {
+                thread_bound = green && is_thread_bound(word);
+                green && !thread_bound
+            });
+            if green {
+                Route::Done(wait(word, expected, deadline, bitset))
+            } else if thread_bound {
+                Route::ThreadBound
+            } else {
+                Route::Kernel
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The futex table
+
+/// Waiters of one word; the payload is the wait's bit mask.
+struct WordQueue {
+    word: usize,
+    waiters: WaitQueue<u32>,
+}
+
+/// The words of one hash bucket that have green waiters (a handful at most).
+struct Bucket {
+    words: Vec<WordQueue>,
+}
+
+impl Bucket {
+    fn queue(&mut self, word: usize) -> &mut WaitQueue<u32> {
+        let i = match self.words.iter().position(|q| q.word == word) {
+            Some(i) => i,
+            None => {
+                self.words.retain(|q| !q.waiters.is_empty());
+                self.words.push(WordQueue {
+                    word,
+                    waiters: WaitQueue::new(),
+                });
+                self.words.len() - 1
+            }
+        };
+        &mut self.words[i].waiters
+    }
+}
+
+const BUCKETS: usize = 256;
+/// The bucket locks are held only for a few loads and pointer moves, never across a park; a
+/// contended one waits in the kernel (the table's own futex waits pass through: `inside`).
+static TABLE: [Mutex<Bucket>; BUCKETS] =
+    [const { Mutex::new(Bucket { words: Vec::new() }) }; BUCKETS];
+/// Green threads queued in the table (or about to be): a wake with none goes to the kernel
+/// without touching the table.
+static GREEN_WAITERS: AtomicUsize = AtomicUsize::new(0);
+static THREAD_BOUND: AtomicU64 = AtomicU64::new(0);
+static GREEN_WAKES: AtomicU64 = AtomicU64::new(0);
+
+fn bucket(word: usize) -> &'static Mutex<Bucket> {
+    // Fibonacci hashing of the word's address, without its always-zero low bits.
+    let h = ((word >> 2) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56;
+    &TABLE[h as usize % BUCKETS]
+}
+
+/// Parks the green thread on `word` while it holds `expected`. The `syscall` result.
+fn wait(word: usize, expected: u32, deadline: Option<Instant>, bitset: u32) -> c_long {
+    GREEN_WAITERS.fetch_add(1, Ordering::SeqCst);
+    // Pairs with the fence in `wake`: either the waker sees this waiter counted, or this
+    // waiter sees the word the waker changed before it woke.
+    fence(Ordering::SeqCst);
+    let r = wait_counted(word, expected, deadline, bitset);
+    GREEN_WAITERS.fetch_sub(1, Ordering::SeqCst);
+    r
+}
+
+fn wait_counted(word: usize, expected: u32, deadline: Option<Instant>, bitset: u32) -> c_long {
+    let lock = bucket(word);
+    let guard = super::inside(|| lock.lock().unwrap_or_else(PoisonError::into_inner));
+    // SAFETY: the caller's futex word: aligned (checked in `decode`) and valid for reads, as
+    // futex(2) requires of it; futex words are only ever accessed atomically.
+    let current = unsafe { &*(word as *const AtomicU32) }.load(Ordering::SeqCst);
+    if current != expected {
+        drop(guard);
+        set_errno(libc::EAGAIN);
+        return -1;
+    }
+    let ctx = context::current();
+    let how = Wait::new(&ctx)
+        .on("futex wait")
+        .at(word)
+        .until(deadline)
+        .uninterruptible()
+        .reposting_stray_wakes();
+    let (woken, _) = waitqueue::wait(lock, guard, |b| b.queue(word), bitset, how, || {});
+    match woken {
+        Woken::Notified => 0,
+        Woken::TimedOut | Woken::Interrupted(_) => {
+            set_errno(libc::ETIMEDOUT);
+            -1
+        }
+    }
+}
+
+/// Wakes up to `count` waiters of `word` whose mask meets `bitset`: green ones from the table
+/// first, then the kernel's.
+fn wake(word: usize, count: i32, bitset: u32) -> Route {
+    // Patched or not: a green thread queued before an unpatch is still woken here.
+    fence(Ordering::SeqCst);
+    if count <= 0 || GREEN_WAITERS.load(Ordering::SeqCst) == 0 {
+        return Route::Kernel;
+    }
+    let mut woken = 0;
+    {
+        let lock = bucket(word);
+        let mut b = super::inside(|| lock.lock().unwrap_or_else(PoisonError::into_inner));
+        if let Some(q) = b.words.iter_mut().find(|q| q.word == word) {
+            while woken < count && q.waiters.notify_first_where(|mask| mask & bitset != 0) {
+                woken += 1;
+            }
+        }
+    }
+    if woken == 0 {
+        return Route::Kernel;
+    }
+    GREEN_WAKES.fetch_add(woken as u64, Ordering::Relaxed);
+    if woken == count {
+        return Route::Done(woken.into());
+    }
+    let rest = kernel_wake(word, count - woken, bitset);
+    Route::Done(c_long::from(woken) + rest.max(0))
+}
+
+fn kernel_wake(word: usize, count: i32, bitset: u32) -> c_long {
+    let (op, val3) = if bitset == BITSET_ALL {
+        (FUTEX_WAKE, 0)
+    } else {
+        (FUTEX_WAKE_BITSET, bitset)
+    };
+    // SAFETY: a futex wake of the caller's word; the kernel validates everything else.
+    unsafe {
+        super::real::syscall(
+            libc::SYS_futex,
+            word as c_long,
+            (op | libc::FUTEX_PRIVATE_FLAG) as c_long,
+            count as c_long,
+            0,
+            0,
+            val3 as c_long,
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-OS-thread words
+
+thread_local! {
+    /// Set while [`parker_word`] probes this thread's std parker.
+    static PROBE: Cell<bool> = const { Cell::new(false) };
+    /// The futex word of this OS thread's std parker, once probed (0: not yet, 1: none).
+    static PARKER: Cell<usize> = const { Cell::new(0) };
+    /// This OS thread's stack block `[lo, hi)` (stack, static TLS, thread descriptor), once
+    /// known (`(0, 0)`: not yet; `(1, 1)`: unknown).
+    static STACK_BLOCK: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+/// Whether `word` is state of the calling OS thread that every green thread on it shares: its
+/// std parker, or anything in its own stack block (parking_lot's thread-local `ThreadData`).
+/// Reads thread-locals: called before any park, never after.
+#[inline(never)]
+fn is_thread_bound(word: usize) -> bool {
+    let (lo, hi) = stack_block();
+    (lo..hi).contains(&word) || word == parker_word()
+}
+
+fn stack_block() -> (usize, usize) {
+    let known = STACK_BLOCK.get();
+    if known != (0, 0) {
+        return known;
+    }
+    let block = super::inside(crate::sys::thread_stack_block).unwrap_or((1, 1));
+    STACK_BLOCK.set(block);
+    block
+}
+
+/// The word std's `thread::park` waits on for this OS thread, found by letting std park with
+/// a zero timeout while [`hook`] records the word instead of waiting.
+fn parker_word() -> usize {
+    let known = PARKER.get();
+    if known != 0 {
+        return known;
+    }
+    PARKER.set(1);
+    PROBE.set(true);
+    std::thread::park_timeout(Duration::ZERO);
+    let mut consumed_token = false;
+    if PARKER.get() == 1 {
+        // The first call consumed a pending unpark without waiting; the second one waits.
+        consumed_token = true;
+        std::thread::park_timeout(Duration::ZERO);
+    }
+    PROBE.set(false);
+    if consumed_token {
+        std::thread::current().unpark();
+    }
+    PARKER.get()
+}
+
+/// Counts of the futex table since start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FutexStats {
+    /// Green threads woken from the table by a futex wake (from any thread).
+    pub green_wakes: u64,
+    /// Futex waits of green threads on per-OS-thread state (`thread::park`, parking_lot's
+    /// thread data), left to the kernel and covered by compensation.
+    pub thread_bound_waits: u64,
+    /// Green threads in the table now.
+    pub waiting_now: usize,
+}
+
+/// The futex table's counters.
+pub fn stats() -> FutexStats {
+    FutexStats {
+        green_wakes: GREEN_WAKES.load(Ordering::Relaxed),
+        thread_bound_waits: THREAD_BOUND.load(Ordering::Relaxed),
+        waiting_now: GREEN_WAITERS.load(Ordering::Relaxed),
+    }
+}
+
+/// greenshim's `syscall`: futex operations go through [`hook`], every other system call
+/// straight to the kernel with all six arguments.
+///
+/// `syscall` is variadic in C. Its arguments are declared here as six `long`s, which is how
+/// the 64-bit Linux ABIs pass variadic integer arguments (the same registers, then the same
+/// stack slots, as named ones; the interposed `fcntl`, `ioctl` and `open` rely on the same
+/// fact). A caller that passes fewer arguments leaves the rest unspecified; they are passed
+/// on unread by the kernel, as libc's own `syscall` does.
+///
+/// # Safety
+/// The C contract of `syscall(2)` for the call's number.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn syscall(
+    number: c_long,
+    a1: c_long,
+    a2: c_long,
+    a3: c_long,
+    a4: c_long,
+    a5: c_long,
+    a6: c_long,
+) -> c_long {
+    if number == libc::SYS_futex
+        && let Some(r) = hook([a1, a2, a3, a4, a5, a6])
+    {
+        return r;
+    }
+    // SAFETY: the caller's call, unchanged.
+    unsafe { super::real::syscall(number, a1, a2, a3, a4, a5, a6) }
+}
+
+/// greenshim's `sched_yield`: on a green thread, lets the worker's other green threads run.
+///
+/// # Safety
+/// None.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sched_yield() -> c_int {
+    if decide(Family::Locks, |green| green) {
+        // A yield is not a point where an interrupt can be delivered: the caller is C.
+        crate::park::yield_before_park();
+        return 0;
+    }
+    // SAFETY: no arguments.
+    unsafe { super::real::sched_yield() }
+}
+
+/// References every interposer of the family, so that a binary that patches links them.
+pub(crate) fn keep_linked() {
+    std::hint::black_box([syscall as *const (), sched_yield as *const ()]);
+}
