@@ -403,7 +403,7 @@ pub fn stats() -> FutexStats {
     }
 }
 
-/// greenshim's `syscall`: futex operations go through [`hook`], every other system call
+/// greenshim's `syscall`: futex operations go through the futex table, every other system call
 /// straight to the kernel with all six arguments.
 ///
 /// `syscall` is variadic in C. Its arguments are declared here as six `long`s, which is how
