@@ -4,7 +4,7 @@
 
 mod util;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex, Once, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -17,28 +17,6 @@ fn patched() {
     assert!(monkey::is_patched(Family::Locks));
 }
 
-/// Runs `f` on a plain thread and fails if it has not finished within `limit`.
-fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(f()).ok());
-    rx.recv_timeout(limit)
-        .unwrap_or_else(|e| panic!("deadlock or hang: not finished within {limit:?} ({e})"))
-}
-
-/// A green thread that counts ticks every millisecond until `stop`: if it keeps ticking while
-/// others wait, their waits parked instead of blocking the worker.
-fn ticker(stop: Arc<AtomicBool>) -> (Arc<AtomicU64>, greenshim::Greenlet<()>) {
-    let ticks = Arc::new(AtomicU64::new(0));
-    let t = ticks.clone();
-    let g = greenshim::spawn(move || {
-        while !stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(1));
-            t.fetch_add(1, Ordering::SeqCst);
-        }
-    });
-    (ticks, g)
-}
-
 fn green_futex_waits() -> u64 {
     monkey::stats().family(Family::Locks).cooperative
 }
@@ -47,7 +25,7 @@ fn green_futex_waits() -> u64 {
 fn std_mutex_held_across_a_patched_sleep_by_50_green_threads() {
     patched();
     let before = green_futex_waits();
-    let (counter, elapsed) = watchdog(Duration::from_secs(20), || {
+    let (counter, elapsed) = util::watchdog(Duration::from_secs(20), || {
         let m = Arc::new(Mutex::new(0u64));
         let start = Instant::now();
         let gs: Vec<_> = (0..50)
@@ -77,7 +55,7 @@ fn std_mutex_held_across_a_patched_sleep_by_50_green_threads() {
 #[test]
 fn rwlock_readers_and_writers_across_parks() {
     patched();
-    let (value, max_readers) = watchdog(Duration::from_secs(20), || {
+    let (value, max_readers) = util::watchdog(Duration::from_secs(20), || {
         let l = Arc::new(RwLock::new(0u64));
         let readers = Arc::new(AtomicUsize::new(0));
         let max_readers = Arc::new(AtomicUsize::new(0));
@@ -114,9 +92,8 @@ fn rwlock_readers_and_writers_across_parks() {
 #[test]
 fn condvar_wait_timeout_parks_while_a_ticker_ticks() {
     patched();
-    let (ticks, timed_out) = watchdog(Duration::from_secs(20), || {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (ticks, t) = ticker(stop.clone());
+    let (ticks, timed_out) = util::watchdog(Duration::from_secs(20), || {
+        let ticker = util::Ticker::start();
         let waiter = greenshim::spawn(|| {
             let m = Mutex::new(());
             let cv = Condvar::new();
@@ -125,9 +102,7 @@ fn condvar_wait_timeout_parks_while_a_ticker_ticks() {
             r.timed_out()
         });
         let timed_out = waiter.join().unwrap();
-        let n = ticks.load(Ordering::SeqCst);
-        stop.store(true, Ordering::SeqCst);
-        t.join().unwrap();
+        let n = ticker.stop();
         (n, timed_out)
     });
     assert!(timed_out);
@@ -141,7 +116,7 @@ fn condvar_wait_timeout_parks_while_a_ticker_ticks() {
 #[test]
 fn condvar_notify_between_green_threads() {
     patched();
-    let got = watchdog(Duration::from_secs(20), || {
+    let got = util::watchdog(Duration::from_secs(20), || {
         let pair = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let consumers: Vec<_> = (0..10)
             .map(|_| {
@@ -183,11 +158,10 @@ fn once_lock_and_lazy_lock_initialised_by_a_green_thread_that_parks() {
         std::thread::sleep(Duration::from_millis(100));
         7
     });
-    let (ticks, values) = watchdog(Duration::from_secs(20), || {
+    let (ticks, values) = util::watchdog(Duration::from_secs(20), || {
         let cell = Arc::new(OnceLock::new());
         let inits = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (ticks, t) = ticker(stop.clone());
+        let ticker = util::Ticker::start();
         let gs: Vec<_> = (0..20)
             .map(|_| {
                 let (cell, inits) = (cell.clone(), inits.clone());
@@ -202,9 +176,7 @@ fn once_lock_and_lazy_lock_initialised_by_a_green_thread_that_parks() {
             })
             .collect();
         let values: Vec<u64> = gs.into_iter().map(|g| g.join().unwrap()).collect();
-        stop.store(true, Ordering::SeqCst);
-        let n = ticks.load(Ordering::SeqCst);
-        t.join().unwrap();
+        let n = ticker.stop();
         assert_eq!(inits.load(Ordering::SeqCst), 1);
         (n, values)
     });
@@ -218,7 +190,7 @@ fn once_lock_and_lazy_lock_initialised_by_a_green_thread_that_parks() {
 #[test]
 fn plain_thread_holds_a_std_mutex_while_20_green_waiters_park() {
     patched();
-    let (ticks, total) = watchdog(Duration::from_secs(20), || {
+    let (ticks, total) = util::watchdog(Duration::from_secs(20), || {
         let m = Arc::new(Mutex::new(0u64));
         let held = Arc::new(AtomicBool::new(false));
         let holder = {
@@ -233,8 +205,7 @@ fn plain_thread_holds_a_std_mutex_while_20_green_waiters_park() {
         while !held.load(Ordering::SeqCst) {
             std::thread::yield_now();
         }
-        let stop = Arc::new(AtomicBool::new(false));
-        let (ticks, t) = ticker(stop.clone());
+        let ticker = util::Ticker::start();
         let gs: Vec<_> = (0..20)
             .map(|_| {
                 let m = m.clone();
@@ -244,9 +215,7 @@ fn plain_thread_holds_a_std_mutex_while_20_green_waiters_park() {
         for g in gs {
             g.join().unwrap();
         }
-        let n = ticks.load(Ordering::SeqCst);
-        stop.store(true, Ordering::SeqCst);
-        t.join().unwrap();
+        let n = ticker.stop();
         holder.join().unwrap();
         (n, *m.lock().unwrap())
     });
@@ -260,7 +229,7 @@ fn plain_thread_holds_a_std_mutex_while_20_green_waiters_park() {
 #[test]
 fn mixed_green_and_plain_waiters_on_one_lock() {
     patched();
-    let total = watchdog(Duration::from_secs(30), || {
+    let total = util::watchdog(Duration::from_secs(30), || {
         let m = Arc::new(Mutex::new(0u64));
         let greens: Vec<_> = (0..8)
             .map(|_| {

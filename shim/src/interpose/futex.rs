@@ -42,7 +42,7 @@
 use std::cell::Cell;
 use std::ffi::{c_int, c_long};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::{Family, decide, set_errno};
@@ -233,6 +233,12 @@ static GREEN_WAITERS: AtomicUsize = AtomicUsize::new(0);
 static THREAD_BOUND: AtomicU64 = AtomicU64::new(0);
 static GREEN_WAKES: AtomicU64 = AtomicU64::new(0);
 
+/// Locks `bucket` as greenshim's own code: a contended bucket lock waits in the kernel, never
+/// in the table it guards.
+fn lock_bucket(bucket: &Mutex<Bucket>) -> MutexGuard<'_, Bucket> {
+    super::inside(|| bucket.lock().unwrap_or_else(PoisonError::into_inner))
+}
+
 fn bucket(word: usize) -> &'static Mutex<Bucket> {
     // Fibonacci hashing of the word's address, without its always-zero low bits.
     let h = ((word >> 2) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56;
@@ -252,7 +258,7 @@ fn wait(word: usize, expected: u32, deadline: Option<Instant>, bitset: u32) -> c
 
 fn wait_counted(word: usize, expected: u32, deadline: Option<Instant>, bitset: u32) -> c_long {
     let lock = bucket(word);
-    let guard = super::inside(|| lock.lock().unwrap_or_else(PoisonError::into_inner));
+    let guard = lock_bucket(lock);
     // SAFETY: the caller's futex word: aligned (checked in `decode`) and valid for reads, as
     // futex(2) requires of it; futex words are only ever accessed atomically.
     let current = unsafe { &*(word as *const AtomicU32) }.load(Ordering::SeqCst);
@@ -288,8 +294,7 @@ fn wake(word: usize, count: i32, bitset: u32) -> Route {
     }
     let mut woken = 0;
     {
-        let lock = bucket(word);
-        let mut b = super::inside(|| lock.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut b = lock_bucket(bucket(word));
         if let Some(q) = b.words.iter_mut().find(|q| q.word == word) {
             while woken < count && q.waiters.notify_first_where(|mask| mask & bitset != 0) {
                 woken += 1;
@@ -317,12 +322,14 @@ fn kernel_wake(word: usize, count: i32, bitset: u32) -> c_long {
     unsafe {
         super::real::syscall(
             libc::SYS_futex,
-            word as c_long,
-            (op | libc::FUTEX_PRIVATE_FLAG) as c_long,
-            count as c_long,
-            0,
-            0,
-            val3 as c_long,
+            [
+                word as c_long,
+                (op | libc::FUTEX_PRIVATE_FLAG) as c_long,
+                count as c_long,
+                0,
+                0,
+                val3 as c_long,
+            ],
         )
     }
 }
@@ -424,13 +431,14 @@ pub unsafe extern "C" fn syscall(
     a5: c_long,
     a6: c_long,
 ) -> c_long {
+    let args = [a1, a2, a3, a4, a5, a6];
     if number == libc::SYS_futex
-        && let Some(r) = hook([a1, a2, a3, a4, a5, a6])
+        && let Some(r) = hook(args)
     {
         return r;
     }
     // SAFETY: the caller's call, unchanged.
-    unsafe { super::real::syscall(number, a1, a2, a3, a4, a5, a6) }
+    unsafe { super::real::syscall(number, args) }
 }
 
 /// greenshim's `sched_yield`: on a green thread, lets the worker's other green threads run.

@@ -133,21 +133,14 @@ static SYSCALL: AtomicUsize = AtomicUsize::new(0);
 ///
 /// # Safety
 /// The C contract of `syscall(2)` for `number`.
-pub unsafe fn syscall(
-    number: c_long,
-    a1: c_long,
-    a2: c_long,
-    a3: c_long,
-    a4: c_long,
-    a5: c_long,
-    a6: c_long,
-) -> c_long {
+pub unsafe fn syscall(number: c_long, args: [c_long; 6]) -> c_long {
     let p = resolve(&SYSCALL, "syscall\0");
     if p == 0 {
         std::process::abort();
     }
     // SAFETY: libc's `syscall`, whose C signature is `long syscall(long, ...)`.
     let f: unsafe extern "C" fn(c_long, ...) -> c_long = unsafe { std::mem::transmute(p) };
+    let [a1, a2, a3, a4, a5, a6] = args;
     // SAFETY: the caller upholds the C contract.
     unsafe { f(number, a1, a2, a3, a4, a5, a6) }
 }
