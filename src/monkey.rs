@@ -29,7 +29,7 @@
 //! | (fd state) | `socket`, `socketpair`, `pipe`, `pipe2`, `dup`, `dup2`, `dup3`, `close`, `fcntl`, `fcntl64`, `ioctl(FIONBIO)`, `setsockopt(SO_*TIMEO)` | keeps greenshim's fd table right |
 //! | [`Family::Poll`] | `poll`, `ppoll`, `select`, `pselect`, `epoll_wait`, `epoll_pwait`, `__poll_chk`, `__ppoll_chk` | parks on greenshim's reactor |
 //! | [`Family::Process`] | `waitpid`, `wait4`, `waitid` | parks on a pidfd (or waits off the worker) |
-//! | [`Family::Locks`] | `syscall(SYS_futex, …)` (wait, wait-bitset, wake, wake-bitset on private futexes), `sched_yield` | std's `Mutex`, `RwLock`, `Condvar`, `Once`, `OnceLock`, `LazyLock`, `Barrier` and parking_lot's lock words park the green thread; waits on per-OS-thread state (`thread::park`, so `mpsc` and crossbeam-channel; parking_lot's thread data) block the worker; `sched_yield` yields |
+//! | [`Family::Locks`] | `syscall(SYS_futex, …)` (wait, wait-bitset, wake, wake-bitset on private futexes), `sched_yield`; `pthread_mutex_{lock,timedlock,clocklock,trylock,unlock}`, `pthread_cond_{wait,timedwait,clockwait,signal,broadcast}`, `pthread_rwlock_{rd,wr}lock` and their timed, clock and `trywrlock` forms, `pthread_rwlock_unlock`, `sem_{wait,timedwait,clockwait,post}` | std's `Mutex`, `RwLock`, `Condvar`, `Once`, `OnceLock`, `LazyLock`, `Barrier`, parking_lot's lock words and C code's pthread locks and semaphores park the green thread; waits on per-OS-thread state (`thread::park`, so `mpsc` and crossbeam-channel; parking_lot's thread data) block the worker; `sched_yield` yields |
 //! | [`Family::Files`] | `open`, `open64`, `openat`, `openat64`, `fsync`, `fdatasync`, `flock`; `read`, `write`, `pread*`, `pwrite*` on regular files | reads and writes the page cache can serve run inline (`RWF_NOWAIT`); what would wait for the disk, opens, syncs and blocking locks run on the offload pool |
 //!
 //! The rules the interposers follow:
@@ -65,6 +65,23 @@
 //! kernel's. A kill or timeout that reaches a green thread in a futex wait does not end the
 //! wait (std's lock loops would retry it): it is raised at the next park point after it.
 //!
+//! C code's pthread mutexes, condition variables, rwlocks and semaphores wait in the kernel
+//! through glibc-internal system calls, so the family interposes the pthread functions
+//! themselves: a green thread tries the lock without blocking and parks on the same table until a
+//! release through the symbol (from any thread) wakes it; plain threads keep glibc's blocking
+//! calls, and both can share one object. Parked mutex and semaphore waiters also try again every
+//! 50 ms, which catches the releases no symbol hook sees (a plain thread's `pthread_cond_wait`
+//! releases its mutex through a glibc-internal alias; another process posts a shared
+//! semaphore). glibc records the owner of a recursive or error-checking mutex and the writer of
+//! an rwlock as a kernel thread id, which every green thread of a worker shares and which changes
+//! when a green thread resumes on another worker; greenshim records the owning green thread
+//! instead, so a recursive mutex another green thread of the same worker owns is waited for
+//! (not taken as a relock), the owner's relock and unlock work on any worker, and an unlock by a
+//! green thread that is not the owner returns `EPERM`. That needs glibc's lock layout, which a
+//! self-test checks at first use ([`pthread_supported`]); where it fails, pthread calls block the
+//! worker as before. Robust, priority-inheritance, priority-protect and process-shared mutexes,
+//! and process-shared condition variables and rwlocks, stay glibc's.
+//!
 //! # Kills and timeouts in patched code
 //!
 //! An interposed call cannot unwind its caller (std and C declare libc functions
@@ -79,6 +96,12 @@ use std::fmt;
 
 use greenshim_shim::interpose;
 pub use greenshim_shim::interpose::futex::FutexStats;
+
+/// Whether the pthread hooks of [`Family::Locks`] are active: glibc's lock layout passed the
+/// self-test (see [Locks](self#locks)). `false` means C code's pthread locks block the worker.
+pub fn pthread_supported() -> bool {
+    interpose::pthread::supported()
+}
 pub use greenshim_shim::interpose::{Family, FamilyStats};
 
 /// Why patching was refused.

@@ -53,7 +53,8 @@ const FUTEX_WAIT: i32 = libc::FUTEX_WAIT;
 const FUTEX_WAKE: i32 = libc::FUTEX_WAKE;
 const FUTEX_WAIT_BITSET: i32 = libc::FUTEX_WAIT_BITSET;
 const FUTEX_WAKE_BITSET: i32 = libc::FUTEX_WAKE_BITSET;
-const BITSET_ALL: u32 = u32::MAX;
+/// The wake mask that meets every wait.
+pub(super) const BITSET_ALL: u32 = u32::MAX;
 
 /// What a hooked futex call decided.
 enum Route {
@@ -247,64 +248,103 @@ fn bucket(word: usize) -> &'static Mutex<Bucket> {
 
 /// Parks the green thread on `word` while it holds `expected`. The `syscall` result.
 fn wait(word: usize, expected: u32, deadline: Option<Instant>, bitset: u32) -> c_long {
-    GREEN_WAITERS.fetch_add(1, Ordering::SeqCst);
-    // Pairs with the fence in `wake`: either the waker sees this waiter counted, or this
-    // waiter sees the word the waker changed before it woke.
-    fence(Ordering::SeqCst);
-    let r = wait_counted(word, expected, deadline, bitset);
-    GREEN_WAITERS.fetch_sub(1, Ordering::SeqCst);
-    r
-}
-
-fn wait_counted(word: usize, expected: u32, deadline: Option<Instant>, bitset: u32) -> c_long {
-    let lock = bucket(word);
-    let guard = lock_bucket(lock);
     // SAFETY: the caller's futex word: aligned (checked in `decode`) and valid for reads, as
     // futex(2) requires of it; futex words are only ever accessed atomically.
-    let current = unsafe { &*(word as *const AtomicU32) }.load(Ordering::SeqCst);
-    if current != expected {
-        drop(guard);
-        set_errno(libc::EAGAIN);
-        return -1;
-    }
-    let ctx = context::current();
-    let how = Wait::new(&ctx)
-        .on("futex wait")
-        .at(word)
-        .until(deadline)
-        .uninterruptible()
-        .reposting_stray_wakes();
-    let (woken, _) = waitqueue::wait(lock, guard, |b| b.queue(word), bitset, how, || {});
-    match woken {
-        Woken::Notified => 0,
-        Woken::TimedOut | Woken::Interrupted(_) => {
+    let current = unsafe { &*(word as *const AtomicU32) };
+    let blocked = || current.load(Ordering::SeqCst) == expected;
+    match park_on(word, bitset, "futex wait", deadline, blocked, || {}) {
+        Parked::Woken => 0,
+        Parked::NotBlocked => {
+            set_errno(libc::EAGAIN);
+            -1
+        }
+        Parked::TimedOut => {
             set_errno(libc::ETIMEDOUT);
             -1
         }
     }
 }
 
-/// Wakes up to `count` waiters of `word` whose mask meets `bitset`: green ones from the table
-/// first, then the kernel's.
-fn wake(word: usize, count: i32, bitset: u32) -> Route {
+/// How a [`park_on`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Parked {
+    /// The check said there was nothing to wait for; the green thread did not park.
+    NotBlocked,
+    /// A wake of the key chose this waiter.
+    Woken,
+    /// The deadline passed first.
+    TimedOut,
+}
+
+/// Parks the calling green thread on the table's queue for `key` (a futex word, or the address
+/// of a C lock object) with wake mask `bitset`, unless `blocked` — checked under the key's
+/// bucket lock, which every wake of `key` takes after changing what `blocked` reads — says
+/// there is nothing to wait for. `then` runs once the waiter is queued and the bucket unlocked,
+/// before it parks (a condition variable releases the caller's mutex there). Uninterruptible: a
+/// kill or timeout stays pending.
+pub(super) fn park_on(
+    key: usize,
+    bitset: u32,
+    what: &'static str,
+    deadline: Option<Instant>,
+    blocked: impl FnOnce() -> bool,
+    then: impl FnOnce(),
+) -> Parked {
+    GREEN_WAITERS.fetch_add(1, Ordering::SeqCst);
+    // Pairs with the fence in `wake_green`: either the waker sees this waiter counted, or this
+    // waiter sees the state the waker changed before it woke.
+    fence(Ordering::SeqCst);
+    let counted = || {
+        let lock = bucket(key);
+        let guard = lock_bucket(lock);
+        if !blocked() {
+            return Parked::NotBlocked;
+        }
+        let ctx = context::current();
+        let how = Wait::new(&ctx)
+            .on(what)
+            .at(key)
+            .until(deadline)
+            .uninterruptible()
+            .reposting_stray_wakes();
+        match waitqueue::wait(lock, guard, |b| b.queue(key), bitset, how, then).0 {
+            Woken::Notified => Parked::Woken,
+            Woken::TimedOut | Woken::Interrupted(_) => Parked::TimedOut,
+        }
+    };
+    let r = counted();
+    GREEN_WAITERS.fetch_sub(1, Ordering::SeqCst);
+    r
+}
+
+/// Wakes up to `count` green threads parked on `key` (by [`park_on`]) whose mask meets
+/// `bitset`; how many it woke.
+pub(super) fn wake_green(key: usize, count: i32, bitset: u32) -> i32 {
     // Patched or not: a green thread queued before an unpatch is still woken here.
     fence(Ordering::SeqCst);
     if count <= 0 || GREEN_WAITERS.load(Ordering::SeqCst) == 0 {
-        return Route::Kernel;
+        return 0;
     }
     let mut woken = 0;
     {
-        let mut b = lock_bucket(bucket(word));
-        if let Some(q) = b.words.iter_mut().find(|q| q.word == word) {
+        let mut b = lock_bucket(bucket(key));
+        if let Some(q) = b.words.iter_mut().find(|q| q.word == key) {
             while woken < count && q.waiters.notify_first_where(|mask| mask & bitset != 0) {
                 woken += 1;
             }
         }
     }
+    GREEN_WAKES.fetch_add(woken as u64, Ordering::Relaxed);
+    woken
+}
+
+/// Wakes up to `count` waiters of `word` whose mask meets `bitset`: green ones from the table
+/// first, then the kernel's.
+fn wake(word: usize, count: i32, bitset: u32) -> Route {
+    let woken = wake_green(word, count, bitset);
     if woken == 0 {
         return Route::Kernel;
     }
-    GREEN_WAKES.fetch_add(woken as u64, Ordering::Relaxed);
     if woken == count {
         return Route::Done(woken.into());
     }

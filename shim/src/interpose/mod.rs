@@ -25,6 +25,7 @@ pub mod files;
 pub mod futex;
 pub mod poll;
 pub mod process;
+pub mod pthread;
 pub mod real;
 pub mod sleep;
 pub mod sockets;
@@ -142,6 +143,7 @@ fn keep_linked() {
     process::keep_linked();
     files::keep_linked();
     futex::keep_linked();
+    pthread::keep_linked();
     crate::dns::keep_linked();
 }
 

@@ -123,6 +123,26 @@ real_fns! {
     __recvfrom_chk(fd: c_int, buf: *mut c_void, n: usize, buflen: usize, flags: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t) -> isize;
     __poll_chk(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout: c_int, fdslen: usize) -> c_int;
     sched_yield() -> c_int;
+    pthread_mutex_lock(m: *mut libc::pthread_mutex_t) -> c_int;
+    pthread_mutex_trylock(m: *mut libc::pthread_mutex_t) -> c_int;
+    pthread_mutex_clocklock(m: *mut libc::pthread_mutex_t, clock: libc::clockid_t, abstime: *const libc::timespec) -> c_int;
+    pthread_mutex_unlock(m: *mut libc::pthread_mutex_t) -> c_int;
+    pthread_cond_wait(c: *mut libc::pthread_cond_t, m: *mut libc::pthread_mutex_t) -> c_int;
+    pthread_cond_timedwait(c: *mut libc::pthread_cond_t, m: *mut libc::pthread_mutex_t, abstime: *const libc::timespec) -> c_int;
+    pthread_cond_clockwait(c: *mut libc::pthread_cond_t, m: *mut libc::pthread_mutex_t, clock: libc::clockid_t, abstime: *const libc::timespec) -> c_int;
+    pthread_cond_signal(c: *mut libc::pthread_cond_t) -> c_int;
+    pthread_cond_broadcast(c: *mut libc::pthread_cond_t) -> c_int;
+    pthread_rwlock_rdlock(rw: *mut libc::pthread_rwlock_t) -> c_int;
+    pthread_rwlock_wrlock(rw: *mut libc::pthread_rwlock_t) -> c_int;
+    pthread_rwlock_clockrdlock(rw: *mut libc::pthread_rwlock_t, clock: libc::clockid_t, abstime: *const libc::timespec) -> c_int;
+    pthread_rwlock_clockwrlock(rw: *mut libc::pthread_rwlock_t, clock: libc::clockid_t, abstime: *const libc::timespec) -> c_int;
+    pthread_rwlock_tryrdlock(rw: *mut libc::pthread_rwlock_t) -> c_int;
+    pthread_rwlock_trywrlock(rw: *mut libc::pthread_rwlock_t) -> c_int;
+    pthread_rwlock_unlock(rw: *mut libc::pthread_rwlock_t) -> c_int;
+    sem_wait(s: *mut libc::sem_t) -> c_int;
+    sem_trywait(s: *mut libc::sem_t) -> c_int;
+    sem_clockwait(s: *mut libc::sem_t, clock: libc::clockid_t, abstime: *const libc::timespec) -> c_int;
+    sem_post(s: *mut libc::sem_t) -> c_int;
     __ppoll_chk(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout: *const libc::timespec, mask: *const libc::sigset_t, fdslen: usize) -> c_int;
 }
 
