@@ -33,8 +33,8 @@
 
 pub use greenshim_shim::monitor::{
     BlockingReport, DEFAULT_MAX_BLOCKING_TIME, DeadlockReport, GreenThreadInfo, PanicReport,
-    Report, RunInfo, State, WaitOn, blocking_incidents, clear_reporter, disable, enable,
-    is_enabled, max_blocking_time, run_info, set_reporter,
+    Report, RunInfo, State, THREAD_BOUND_FUTEX_WAIT, WaitOn, blocking_incidents, clear_reporter,
+    disable, enable, is_enabled, max_blocking_time, run_info, set_reporter,
 };
 
 /// Writes [`run_info`] to stderr, one green thread per line.

@@ -14,6 +14,11 @@ use greenshim::JoinError;
 use greenshim::monitor::{self, Report, WaitOn};
 
 fn main() {
+    // The watchdog: a missed deadlock hangs a join for good, and a watchdog thread would itself
+    // count as a thread that might wake someone. SIGALRM's default action ends the process.
+    // SAFETY: no preconditions.
+    unsafe { libc::alarm(120) };
+    greenshim::monkey::patch_all().unwrap();
     let reports = Arc::new(Mutex::new(Vec::new()));
     let sink = reports.clone();
     monitor::set_reporter(move |r| sink.lock().unwrap().push(r.clone()));
@@ -26,7 +31,11 @@ fn main() {
     );
 
     two_green_threads_waiting_on_each_other_are_reported_within_a_second(&reports);
-    println!("deadlock: 2 checks passed");
+    a_plain_thread_blocked_on_a_lock_is_not_a_waker();
+    the_blocking_detector_names_a_thread_bound_wait(&reports);
+    // Last: it leaves every worker blocked for good.
+    workers_blocked_in_thread_park_with_nobody_to_unpark_are_reported();
+    println!("deadlock: 5 checks passed");
 }
 
 fn two_green_threads_waiting_on_each_other_are_reported_within_a_second(
@@ -144,4 +153,88 @@ fn slow_but_live_waits_are_not_deadlocks() {
     let waiter = greenshim::spawn(move || *m3.lock().unwrap());
     assert_eq!(waiter.join().unwrap(), 1);
     holder.join().unwrap();
+}
+
+/// Joins `g`, expecting a deadlock report within `limit`.
+fn expect_deadlock<T>(
+    g: greenshim::Greenlet<T>,
+    limit: Duration,
+) -> greenshim::monitor::DeadlockReport {
+    let t = Instant::now();
+    match g.join() {
+        Err(JoinError::Deadlock(report)) => {
+            assert!(t.elapsed() < limit, "reported after {:?}", t.elapsed());
+            report
+        }
+        Err(e) => panic!("expected a deadlock report, got {e:?}"),
+        Ok(_) => panic!("expected a deadlock report, the green thread finished"),
+    }
+}
+
+fn a_plain_thread_blocked_on_a_lock_is_not_a_waker() {
+    // A plain thread blocked for good on a std channel nobody sends on (a futex wait without
+    // timeout): it cannot wake anyone, so it does not hide the deadlock below.
+    let (keep, rx) = std::sync::mpsc::channel::<()>();
+    std::mem::forget(keep);
+    std::thread::spawn(move || rx.recv());
+    let (to_c, from_d) = greenshim::sync::mpsc::channel::<u32>();
+    let (to_d, from_c) = greenshim::sync::mpsc::channel::<u32>();
+    let c = greenshim::spawn(move || to_d.send(from_d.recv().unwrap()));
+    let d = greenshim::spawn(move || to_c.send(from_c.recv().unwrap()));
+    let report = expect_deadlock(c, Duration::from_secs(3));
+    assert!(report.green_threads.len() >= 2, "{report}");
+    drop(d);
+}
+
+fn workers_blocked_in_thread_park_with_nobody_to_unpark_are_reported() {
+    // Patched, `std::thread::park` on a green thread waits on its worker's own parker: the
+    // kernel's, blocking the worker. Enough of them block every worker; the rest stay
+    // runnable behind them, forever.
+    // (A stray unpark token of the worker ends one park early: park again, as std says to.)
+    let parked: Vec<_> = (0..8)
+        .map(|_| {
+            greenshim::spawn(|| {
+                loop {
+                    std::thread::park();
+                }
+            })
+        })
+        .collect();
+    let mut parked = parked.into_iter();
+    let report = expect_deadlock(parked.next().unwrap(), Duration::from_secs(5));
+    let in_kernel = report
+        .green_threads
+        .iter()
+        .filter(|g| g.in_libc == Some(greenshim::monitor::THREAD_BOUND_FUTEX_WAIT))
+        .count();
+    assert_eq!(
+        in_kernel,
+        greenshim::runtime::settings().workers,
+        "every worker blocked in a thread-bound futex wait: {report}"
+    );
+    assert!(
+        report.to_string().contains("per-OS-thread state"),
+        "{report}"
+    );
+}
+
+fn the_blocking_detector_names_a_thread_bound_wait(reports: &Mutex<Vec<Report>>) {
+    // A std channel receive waits in `thread::park`: on a green thread, the worker's parker,
+    // left to the kernel. The detector reports the held worker and names that wait.
+    monitor::enable(Duration::from_millis(100));
+    let (tx, rx) = std::sync::mpsc::channel::<u32>();
+    let receiver = greenshim::Builder::new()
+        .name("std-recv")
+        .spawn(move || rx.recv().unwrap())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    tx.send(5).unwrap();
+    assert_eq!(receiver.join().unwrap(), 5);
+    monitor::disable();
+    let named = reports.lock().unwrap().iter().any(|r| {
+        matches!(r, Report::Blocking(b)
+            if b.green_thread.name.as_deref() == Some("std-recv")
+                && b.in_libc == Some(monitor::THREAD_BOUND_FUTEX_WAIT))
+    });
+    assert!(named, "{:#?}", reports.lock().unwrap());
 }

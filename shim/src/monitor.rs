@@ -17,10 +17,14 @@
 //!
 //! **Deadlock.** [`DeadlockWatch`] is what a plain thread blocked in `join` polls: it reports
 //! only when every known green thread is parked on something only another green thread could
-//! signal (a lock, channel, queue, event, join or `thread::park`) with no deadline, no worker
-//! runs anything, no thread outside greenshim and may exists but the joiner, and all that stayed
-//! so over several checks with no park in between. Anything it cannot see through (an fd, a
-//! timer, an offload job, an unknown thread) means "not a deadlock".
+//! signal (a lock, channel, queue, event, join, futex or `thread::park`) with no deadline, or
+//! runs on a worker that is blocked in the kernel on per-OS-thread state with no timeout (a
+//! patched `thread::park`; then runnable green threads count as stuck too once every worker is
+//! blocked so), no other worker runs anything, every thread outside greenshim and may but the
+//! joiner is blocked in a futex wait without timeout (it cannot wake anyone before someone wakes
+//! it), and all that stayed so over several checks with no park in between. Anything it cannot
+//! see through (an fd, a timer, an offload job, a thread doing anything else) means "not a
+//! deadlock".
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -100,6 +104,8 @@ impl fmt::Display for WaitOn {
 /// One worker OS thread's switch record.
 struct Slot {
     index: usize,
+    /// The worker's kernel thread id.
+    tid: i32,
     /// Id of the green thread running on it; 0 between green threads.
     current: AtomicU64,
     /// Bumped on every switch (written by the owning thread only).
@@ -127,6 +133,7 @@ fn slot() -> &'static Slot {
             let mut all = lock(&SLOTS);
             let new: &'static Slot = Box::leak(Box::new(Slot {
                 index: all.len(),
+                tid: sys::gettid(),
                 current: AtomicU64::new(0),
                 switches: AtomicU64::new(0),
                 libc: AtomicPtr::new(std::ptr::null_mut()),
@@ -346,13 +353,38 @@ impl fmt::Display for RunInfo {
     }
 }
 
+/// What a worker is doing for the green thread it runs.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    worker: usize,
+    tid: i32,
+    libc: Option<&'static str>,
+}
+
+impl Run {
+    /// Whether the worker is blocked for good unless another thread acts: inside a futex wait
+    /// on per-OS-thread state that the kernel shows without a timeout.
+    fn stuck_in_kernel(&self) -> bool {
+        self.libc == Some(THREAD_BOUND_FUTEX_WAIT) && sys::in_untimed_futex_wait(self.tid)
+    }
+}
+
+/// The name under which a green thread's futex wait on per-OS-thread state (`thread::park`,
+/// parking_lot's thread data), left to the kernel, shows as its libc call.
+pub const THREAD_BOUND_FUTEX_WAIT: &str = "futex wait on per-OS-thread state (blocks the worker)";
+
 /// Which worker runs which green thread right now, and the libc call it is in.
-fn running() -> BTreeMap<u64, (usize, Option<&'static str>)> {
+fn running() -> BTreeMap<u64, Run> {
     let mut m = BTreeMap::new();
     for s in slots() {
         let id = s.current.load(Ordering::Relaxed);
         if id != 0 {
-            m.insert(id, (s.index, s.libc_call()));
+            let run = Run {
+                worker: s.index,
+                tid: s.tid,
+                libc: s.libc_call(),
+            };
+            m.insert(id, run);
         }
     }
     m
@@ -366,7 +398,7 @@ pub fn run_info() -> RunInfo {
         .iter()
         .map(|c| {
             let (state, in_libc) = match running.get(&c.id()) {
-                Some(&(worker, libc)) => (State::Running { worker }, libc),
+                Some(r) => (State::Running { worker: r.worker }, r.libc),
                 None if c.is_parked() => (State::Parked, None),
                 None => (State::Runnable, None),
             };
@@ -631,8 +663,12 @@ fn blocked(s: &Slot, id: u64, running_for: Duration) {
 /// runtime started.
 static RUNTIME_THREADS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
-/// Records the threads that appeared since `before` as the runtime's own.
-pub(crate) fn note_runtime_threads(before: &[i32]) {
+/// The runtime's worker count.
+static WORKERS: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Records the threads that appeared since `before` as the runtime's own, and its worker count.
+pub(crate) fn note_runtime_threads(before: &[i32], workers: usize) {
+    WORKERS.store(workers, Ordering::Relaxed);
     let new: Vec<i32> = sys::thread_ids()
         .into_iter()
         .filter(|t| !before.contains(t))
@@ -640,7 +676,9 @@ pub(crate) fn note_runtime_threads(before: &[i32]) {
     lock(&RUNTIME_THREADS).extend(new);
 }
 
-/// Whether every OS thread of the process is greenshim's, may's, or the caller.
+/// Whether every OS thread of the process is greenshim's, may's, the caller, or blocked in a
+/// futex wait without timeout (a plain thread waiting on a lock or channel, or in greenshim's
+/// own wait: it cannot wake anyone until someone wakes it).
 fn no_foreign_threads() -> bool {
     let me = sys::gettid();
     let runtime = lock(&RUNTIME_THREADS).clone();
@@ -648,22 +686,34 @@ fn no_foreign_threads() -> bool {
         t == me
             || runtime.contains(&t)
             || sys::thread_name(t).is_some_and(|n| n.starts_with("greenshim-"))
+            || sys::in_untimed_futex_wait(t)
     })
 }
 
-/// The deadlock as it looks right now, if it does.
+/// The deadlock as it looks right now, if it does: every green thread parked without deadline
+/// on something only another green thread could signal, or running but blocked in the kernel
+/// on per-OS-thread state with no timeout; runnable ones count as stuck only when every worker
+/// is stuck that way.
 fn deadlocked_now() -> Option<DeadlockReport> {
     if context::on_green_thread() {
         return None;
     }
+    let running = running();
+    let stuck_workers = running.values().filter(|r| r.stuck_in_kernel()).count();
+    if stuck_workers < running.len() {
+        return None;
+    }
     let info = run_info();
     let stuck = !info.green_threads.is_empty()
-        && info.green_threads.iter().all(|g| {
-            g.state == State::Parked
-                && g.deadline_in.is_none()
-                && g.waiting_on.is_some_and(|w| w.is_internal())
+        && info.green_threads.iter().all(|g| match g.state {
+            State::Parked => {
+                g.deadline_in.is_none() && g.waiting_on.is_some_and(|w| w.is_internal())
+            }
+            State::Running { .. } => running.get(&g.id).is_some_and(Run::stuck_in_kernel),
+            // Nothing can run it: every worker is stuck.
+            State::Runnable => stuck_workers >= WORKERS.load(Ordering::Relaxed),
         });
-    (stuck && running().is_empty() && no_foreign_threads()).then_some(DeadlockReport {
+    (stuck && no_foreign_threads()).then_some(DeadlockReport {
         green_threads: info.green_threads,
     })
 }

@@ -288,7 +288,7 @@ fn start_with(env: Config) -> Settings {
         // threads it starts are known to be the runtime's (the deadlock check counts on it).
         // SAFETY: the closure touches no thread-local storage and returns at once.
         drop(unsafe { may::coroutine::spawn(|| ()) });
-        crate::monitor::note_runtime_threads(&before);
+        crate::monitor::note_runtime_threads(&before, s.workers);
         crate::monitor::enable_from_env();
         s
     })

@@ -131,13 +131,13 @@ fn deadline(cmd: i32, realtime: bool, timeout: usize) -> Result<Option<Instant>,
 }
 
 /// greenshim's side of `syscall(SYS_futex, …)`.
-pub(super) fn hook(args: [c_long; 6]) -> Option<c_long> {
+fn hook(args: [c_long; 6]) -> Route {
     let word = args[0] as usize;
     if PROBE.get() {
         // The parker probe below: remember the word, fail the wait at once.
         PARKER.set(word);
         set_errno(libc::ETIMEDOUT);
-        return Some(-1);
+        return Route::Done(-1);
     }
     let op = decode(
         word,
@@ -145,21 +145,14 @@ pub(super) fn hook(args: [c_long; 6]) -> Option<c_long> {
         args[2] as u32,
         args[3] as usize,
         args[5] as u32,
-    )?;
-    let op = match op {
-        Ok(op) => op,
-        Err(code) => {
+    );
+    match op {
+        None => Route::Kernel,
+        Some(Err(code)) => {
             set_errno(code);
-            return Some(-1);
+            Route::Done(-1)
         }
-    };
-    match route(op) {
-        Route::Done(r) => Some(r),
-        Route::Kernel => None,
-        Route::ThreadBound => {
-            THREAD_BOUND.fetch_add(1, Ordering::Relaxed);
-            None
-        }
+        Some(Ok(op)) => route(op),
     }
 }
 
@@ -472,10 +465,19 @@ pub unsafe extern "C" fn syscall(
     a6: c_long,
 ) -> c_long {
     let args = [a1, a2, a3, a4, a5, a6];
-    if number == libc::SYS_futex
-        && let Some(r) = hook(args)
-    {
-        return r;
+    if number == libc::SYS_futex {
+        match hook(args) {
+            Route::Done(r) => return r,
+            Route::Kernel => {}
+            Route::ThreadBound => {
+                THREAD_BOUND.fetch_add(1, Ordering::Relaxed);
+                // The blocking detector and the deadlock check name the worker's wait.
+                static NAME: &str = crate::monitor::THREAD_BOUND_FUTEX_WAIT;
+                let _mark = crate::monitor::in_libc(&NAME);
+                // SAFETY: the caller's call, unchanged.
+                return unsafe { super::real::syscall(number, args) };
+            }
+        }
     }
     // SAFETY: the caller's call, unchanged.
     unsafe { super::real::syscall(number, args) }

@@ -203,6 +203,32 @@ pub fn thread_name(tid: i32) -> Option<String> {
         .map(|n| n.trim_end().to_owned())
 }
 
+/// Whether OS thread `tid` of this process is blocked in a futex wait (`FUTEX_WAIT` or
+/// `FUTEX_WAIT_BITSET`) without a timeout, as `/proc` shows its current system call.
+pub fn in_untimed_futex_wait(tid: i32) -> bool {
+    let Ok(call) = fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) else {
+        return false;
+    };
+    let mut fields = call.split_whitespace().map(|f| {
+        let hex = f.strip_prefix("0x");
+        hex.map_or_else(
+            || f.parse::<i64>().ok(),
+            |h| u64::from_str_radix(h, 16).ok().map(|v| v as i64),
+        )
+    });
+    if fields.next() != Some(Some(libc::SYS_futex)) {
+        return false;
+    }
+    let args: Vec<Option<i64>> = fields.take(4).collect();
+    let cmd = args
+        .get(1)
+        .copied()
+        .flatten()
+        .map(|op| op as i32 & !(libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME));
+    let timeout = args.get(3).copied().flatten();
+    matches!(cmd, Some(libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET)) && timeout == Some(0)
+}
+
 /// The calling OS thread's stack block `[lo, hi)`: its stack, and for a thread glibc created,
 /// the static TLS and thread descriptor glibc places at the top of the same allocation.
 pub fn thread_stack_block() -> io::Result<(usize, usize)> {
