@@ -41,7 +41,11 @@ fn main() {
         *g += 1;
     });
     let wakes = greenshim::monkey::stats().futex().green_wakes - before;
-    report("std_mutex_contended_4_green_1_worker_patched", 4 * contended_n, t);
+    report(
+        "std_mutex_contended_4_green_1_worker_patched",
+        4 * contended_n,
+        t,
+    );
     println!("INFO futex_table_green_wakes={wakes}");
 
     let gs_lock = Arc::new(greenshim::sync::Mutex::new(0u64));
@@ -50,7 +54,11 @@ fn main() {
         greenshim::yield_now();
         *g += 1;
     });
-    report("greenshim_mutex_contended_4_green_1_worker", 4 * contended_n, t);
+    report(
+        "greenshim_mutex_contended_4_green_1_worker",
+        4 * contended_n,
+        t,
+    );
 }
 
 fn uncontended_std(n: u64) -> Duration {

@@ -7,7 +7,11 @@
 //! The other implementations run the identical exchange for comparison in the same run:
 //! `may` (may's coroutines and `may::sync::mpsc`, with `--workers` workers, default one per
 //! CPU), `tokio-ct`/`tokio-mt` (tokio's current-thread or multi-thread runtime, two tasks,
-//! `tokio::sync::mpsc` unbounded), `std` (two OS threads, `std::sync::mpsc`).
+//! `tokio::sync::mpsc` unbounded), `std` (two OS threads, `std::sync::mpsc`),
+//! `greenshim-std-mpsc` (two green threads after `monkey::patch_all()`, exchanging over
+//! unmodified `std::sync::mpsc`: its waits are `thread::park` on the worker's parker, which the
+//! patch leaves to the kernel, so each blocks its worker; it needs the two green threads on
+//! different workers, and deadlocks on one).
 //! `cargo bench --bench compare -- --workloads W2` sets them side by side.
 
 mod common;
@@ -40,7 +44,14 @@ pub fn main() {
             )
         }
         "std" => (std_ping_pong(n), 2),
-        other => panic!("--impl {other}: expected greenshim, may, tokio-ct, tokio-mt or std"),
+        "greenshim-std-mpsc" => {
+            let settings = args.start_runtime();
+            greenshim::monkey::patch_all().expect("patch before any spawn");
+            (greenshim_std_mpsc_ping_pong(n), settings.workers)
+        }
+        other => panic!(
+            "--impl {other}: expected greenshim, greenshim-std-mpsc, may, tokio-ct, tokio-mt or std"
+        ),
     };
     println!(
         "RESULT workload=W2 peer={peer} n={n} total_s={:.4} ns_per_rt={:.0} workers={workers}",
@@ -51,6 +62,30 @@ pub fn main() {
 
 fn greenshim_ping_pong(n: u64) -> Duration {
     use greenshim::sync::mpsc::channel;
+    let (to_b, from_a) = channel::<u64>();
+    let (to_a, from_b) = channel::<u64>();
+    let b = greenshim::spawn(move || {
+        for i in from_a.iter() {
+            if to_a.send(i + 1).is_err() {
+                break;
+            }
+        }
+    });
+    let a = greenshim::spawn(move || {
+        let t = Instant::now();
+        for i in 0..n {
+            to_b.send(i).expect("B is gone");
+            assert_eq!(from_b.recv().expect("B is gone"), i + 1);
+        }
+        t.elapsed()
+    });
+    let total = a.join().expect("A failed");
+    b.join().expect("B failed");
+    total
+}
+
+fn greenshim_std_mpsc_ping_pong(n: u64) -> Duration {
+    use std::sync::mpsc::channel;
     let (to_b, from_a) = channel::<u64>();
     let (to_a, from_b) = channel::<u64>();
     let b = greenshim::spawn(move || {
