@@ -29,7 +29,7 @@
 //! | (fd state) | `socket`, `socketpair`, `pipe`, `pipe2`, `dup`, `dup2`, `dup3`, `close`, `fcntl`, `fcntl64`, `ioctl(FIONBIO)`, `setsockopt(SO_*TIMEO)` | keeps greenshim's fd table right |
 //! | [`Family::Poll`] | `poll`, `ppoll`, `select`, `pselect`, `epoll_wait`, `epoll_pwait`, `__poll_chk`, `__ppoll_chk` | parks on greenshim's reactor |
 //! | [`Family::Process`] | `waitpid`, `wait4`, `waitid` | parks on a pidfd (or waits off the worker) |
-//! | [`Family::Locks`] | `syscall(SYS_futex, …)` (wait, wait-bitset, wake, wake-bitset on private futexes), `sched_yield`; `pthread_mutex_{lock,timedlock,clocklock,trylock,unlock}`, `pthread_cond_{wait,timedwait,clockwait,signal,broadcast}`, `pthread_rwlock_{rd,wr}lock` and their timed, clock and `trywrlock` forms, `pthread_rwlock_unlock`, `sem_{wait,timedwait,clockwait,post}` | std's `Mutex`, `RwLock`, `Condvar`, `Once`, `OnceLock`, `LazyLock`, `Barrier`, parking_lot's lock words and C code's pthread locks and semaphores park the green thread; waits on per-OS-thread state (`thread::park`, so `mpsc` and crossbeam-channel; parking_lot's thread data) block the worker; `sched_yield` yields |
+//! | [`Family::Locks`] | `syscall(SYS_futex, …)` (wait, wait-bitset, wake, wake-bitset on private futexes); `pthread_mutex_{lock,timedlock,clocklock,trylock,unlock}`, `pthread_cond_{wait,timedwait,clockwait,signal,broadcast}`, `pthread_rwlock_{rd,wr}lock` and their timed, clock and `trywrlock` forms, `pthread_rwlock_unlock`, `sem_{wait,timedwait,clockwait,post}` | std's `Mutex`, `RwLock`, `Condvar`, `Once`, `OnceLock`, `LazyLock`, `Barrier`, parking_lot's lock words and C code's pthread locks and semaphores park the green thread; waits on per-OS-thread state (`thread::park`, so `mpsc` and crossbeam-channel; parking_lot's thread data) block the worker, whose queued green threads the other workers take |
 //! | [`Family::Files`] | `open`, `open64`, `openat`, `openat64`, `fsync`, `fdatasync`, `flock`; `read`, `write`, `pread*`, `pwrite*` on regular files | reads and writes the page cache can serve run inline (`RWF_NOWAIT`); what would wait for the disk, opens, syncs and blocking locks run on the offload pool |
 //!
 //! The rules the interposers follow:
@@ -60,7 +60,16 @@
 //! table, and a futex wake from any thread (green or plain) wakes green waiters first and the
 //! kernel's after, so green and plain threads can share one std lock. A wait on per-OS-thread
 //! state cannot be parked that way (every green thread on a worker shares its OS thread's std
-//! parker and thread-locals): it blocks the worker. Futexes shared between processes, other
+//! parker and thread-locals): it blocks the worker, and wakes the other workers first (and the
+//! sysmon keeps waking them while it lasts), so that they steal the green threads queued behind
+//! it. That needs a second worker: on one worker, two green threads that meet in such a wait (a
+//! `std::sync::mpsc` rendezvous, a parking_lot lock held across a park) deadlock, and the
+//! deadlock check reports it. Spare workers that would run the blocked worker's queue (the JDK's
+//! compensation) are not in place: may's `spawn` deals new green threads round robin into
+//! per-worker queues that no other worker can take from, so a spare either runs ordinary work
+//! or strands it. `sched_yield` is not hooked: code calls it inside per-OS-thread protocols,
+//! where a green yield could resume the green thread on another worker with the first worker's
+//! state. Futexes shared between processes, other
 //! futex operations, glibc's own internal locks and raw `syscall` instructions stay the
 //! kernel's. A kill or timeout that reaches a green thread in a futex wait does not end the
 //! wait (std's lock loops would retry it): it is raised at the next park point after it.

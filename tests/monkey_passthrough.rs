@@ -103,7 +103,65 @@ fn scenario() -> Vec<String> {
         .status()
         .unwrap();
     t.push(format!("child: {:?}", st.code()));
+    t.extend(lock_stress());
     t
+}
+
+/// std, parking_lot and crossbeam-channel synchronisation between 4 plain OS threads: the
+/// futex calls they make pass through the Locks family's `syscall` once patched.
+fn lock_stress() -> Vec<String> {
+    use std::sync::{Arc, Condvar, Mutex};
+    const PER: u64 = 20_000;
+    let std_lock = Arc::new((Mutex::new(0u64), Condvar::new()));
+    let pl_lock = Arc::new((parking_lot::Mutex::new(0u64), parking_lot::Condvar::new()));
+    let (tx, rx) = std::sync::mpsc::sync_channel::<u64>(0);
+    let (ctx, crx) = crossbeam_channel::bounded::<u64>(0);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (std_lock, pl_lock, tx, ctx) =
+                (std_lock.clone(), pl_lock.clone(), tx.clone(), ctx.clone());
+            std::thread::spawn(move || {
+                for i in 0..PER {
+                    *std_lock.0.lock().unwrap() += 1;
+                    *pl_lock.0.lock() += 1;
+                    if i % 1000 == 0 {
+                        tx.send(i).unwrap();
+                        ctx.send(i).unwrap();
+                        std_lock.1.notify_all();
+                        pl_lock.1.notify_all();
+                    }
+                }
+            })
+        })
+        .collect();
+    drop((tx, ctx));
+    let std_sum = std::thread::spawn(move || rx.iter().sum::<u64>());
+    let cb_sum = std::thread::spawn(move || crx.iter().sum::<u64>());
+    {
+        // A condvar waiter on each lock, woken by the notifications above or its timeout.
+        let mut g = std_lock.0.lock().unwrap();
+        while *g < 4 * PER {
+            g = std_lock
+                .1
+                .wait_timeout(g, Duration::from_millis(5))
+                .unwrap()
+                .0;
+        }
+        let mut g = pl_lock.0.lock();
+        while *g < 4 * PER {
+            pl_lock.1.wait_for(&mut g, Duration::from_millis(5));
+        }
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    let (std_sum, cb_sum) = (std_sum.join().unwrap(), cb_sum.join().unwrap());
+    vec![
+        format!("std mutex: {}", *std_lock.0.lock().unwrap()),
+        format!("parking_lot mutex: {}", *pl_lock.0.lock()),
+        format!("std rendezvous sum: {std_sum}"),
+        format!("crossbeam rendezvous sum: {cb_sum}"),
+    ]
 }
 
 #[test]
@@ -111,8 +169,20 @@ fn plain_threads_see_the_same_libc_before_and_after_the_patch() {
     let before = std::thread::spawn(scenario).join().unwrap();
     monkey::patch_all().unwrap();
     let passed = monkey::stats().family(Family::Sockets).passed_through;
+    let locks_passed = monkey::stats().family(Family::Locks).passed_through;
     let after = std::thread::spawn(scenario).join().unwrap();
     assert_eq!(before, after);
     assert!(monkey::stats().family(Family::Sockets).passed_through > passed);
-    assert_eq!(before.len(), 14, "{before:#?}");
+    // The futex waits of the lock stress reached the Locks family's hook and passed through.
+    assert!(monkey::stats().family(Family::Locks).passed_through > locks_passed);
+    assert_eq!(before.len(), 18, "{before:#?}");
+    assert_eq!(
+        before[14..],
+        [
+            "std mutex: 80000",
+            "parking_lot mutex: 80000",
+            "std rendezvous sum: 760000",
+            "crossbeam rendezvous sum: 760000"
+        ]
+    );
 }

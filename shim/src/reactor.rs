@@ -147,6 +147,59 @@ pub(crate) fn kick_all() -> bool {
     true
 }
 
+/// How often the sysmon wakes every worker while one is blocked in a thread-bound wait.
+const BLOCKED_WAKE_PERIOD: Duration = Duration::from_millis(2);
+
+/// Workers blocked in a thread-bound wait right now (see [`before_blocking`]).
+static BLOCKED_NOW: AtomicUsize = AtomicUsize::new(0);
+static BLOCKING_WAKES: AtomicU64 = AtomicU64::new(0);
+
+/// A worker blocked in a thread-bound wait, until dropped.
+pub(crate) struct Blocked(());
+
+impl Drop for Blocked {
+    fn drop(&mut self) {
+        BLOCKED_NOW.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Workers blocked in a thread-bound wait right now.
+pub fn workers_blocked_now() -> usize {
+    BLOCKED_NOW.load(Ordering::SeqCst)
+}
+
+/// Times a green thread about to block its worker in a thread-bound wait woke the other
+/// workers.
+pub fn blocking_wakes() -> u64 {
+    BLOCKING_WAKES.load(Ordering::Relaxed)
+}
+
+/// The calling green thread is about to block its worker in a wait greenshim cannot park (a
+/// futex wait on per-OS-thread state). Wakes every other worker: an awake worker with nothing
+/// to do steals from the next three workers' local queues (may's work stealing), so the green
+/// threads queued behind the blocked one run there meanwhile; and while any worker stays
+/// blocked, the sysmon wakes them every [`BLOCKED_WAKE_PERIOD`] (a green thread can reach the
+/// blocked worker's queue after this wake-up). The guard marks the end of the wait.
+///
+/// This is the part of compensation may allows: it needs another worker, so one worker alone
+/// gets nothing from it, and may's global queues (where `spawn` puts new green threads) cannot
+/// be stolen from.
+pub(crate) fn before_blocking() -> Blocked {
+    if BLOCKED_NOW.fetch_add(1, Ordering::SeqCst) == 0 {
+        // The sysmon's periodic wake-ups start (see `Sysmon::tick`).
+        crate::timer::poke();
+    }
+    if let Some(all) = reactors()
+        && all.len() > 1
+    {
+        BLOCKING_WAKES.fetch_add(1, Ordering::Relaxed);
+        for r in all {
+            r.kick.notify();
+        }
+    }
+    Blocked(())
+}
+
 /// The loop of reactor `index`. `home` is passed in rather than looked up: this green thread
 /// can start before `REACTORS` is initialized.
 fn run(index: usize, r: &'static Reactor, home: &'static Reactor) {
@@ -250,8 +303,26 @@ impl Default for Sysmon {
 }
 
 impl Sysmon {
-    /// One check; returns how long to wait before the next, or `None` while no fd is watched.
+    /// One check; returns how long to wait before the next, or `None` while no fd is watched
+    /// and no worker is blocked.
+    ///
+    /// While a worker is blocked in a thread-bound wait, every check also wakes every worker
+    /// (see [`before_blocking`]), as Go's sysmon retakes a blocked thread's work.
     pub(crate) fn tick(&mut self) -> Option<Duration> {
+        let blocked = BLOCKED_NOW.load(Ordering::SeqCst) > 0;
+        if blocked {
+            kick_all();
+        }
+        let fds = self.check_home();
+        if blocked {
+            Some(fds.map_or(BLOCKED_WAKE_PERIOD, |p| p.min(BLOCKED_WAKE_PERIOD)))
+        } else {
+            fds
+        }
+    }
+
+    /// The fd part of [`Sysmon::tick`].
+    fn check_home(&mut self) -> Option<Duration> {
         let home = reactors()?[0];
         if WATCHED.load(Ordering::Relaxed) == 0 {
             return None;

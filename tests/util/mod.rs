@@ -42,8 +42,13 @@ pub fn green_parks() -> u64 {
 pub fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || tx.send(f()).ok());
-    rx.recv_timeout(limit)
-        .unwrap_or_else(|e| panic!("deadlock or hang: not finished within {limit:?} ({e})"))
+    rx.recv_timeout(limit).unwrap_or_else(|e| {
+        panic!(
+            "deadlock or hang: not finished within {limit:?} ({e}); {:?}\n{}",
+            greenshim::monkey::stats().futex(),
+            greenshim::run_info()
+        )
+    })
 }
 
 /// A green thread that counts a tick after every 1 ms `std::thread::sleep` (patched: a park):

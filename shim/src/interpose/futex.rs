@@ -40,7 +40,7 @@
 //! lock: once the lock is taken and the code parks again).
 
 use std::cell::Cell;
-use std::ffi::{c_int, c_long};
+use std::ffi::c_long;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -62,7 +62,7 @@ enum Route {
     Done(c_long),
     /// The kernel's: pass the call through unchanged.
     Kernel,
-    /// A wait on per-OS-thread state by a green thread: the kernel's, with compensation.
+    /// A wait on per-OS-thread state by a green thread: the kernel's, the other workers woken.
     ThreadBound,
 }
 
@@ -428,8 +428,12 @@ pub struct FutexStats {
     /// Green threads woken from the table by a futex wake (from any thread).
     pub green_wakes: u64,
     /// Futex waits of green threads on per-OS-thread state (`thread::park`, parking_lot's
-    /// thread data), left to the kernel and covered by compensation.
+    /// thread data), left to the kernel: each blocks its worker.
     pub thread_bound_waits: u64,
+    /// Times such a wait woke the other workers to take the blocked worker's green threads.
+    pub other_workers_woken: u64,
+    /// Workers blocked in such a wait right now.
+    pub workers_blocked_now: usize,
     /// Green threads in the table now.
     pub waiting_now: usize,
 }
@@ -439,6 +443,8 @@ pub fn stats() -> FutexStats {
     FutexStats {
         green_wakes: GREEN_WAKES.load(Ordering::Relaxed),
         thread_bound_waits: THREAD_BOUND.load(Ordering::Relaxed),
+        other_workers_woken: crate::reactor::blocking_wakes(),
+        workers_blocked_now: crate::reactor::workers_blocked_now(),
         waiting_now: GREEN_WAITERS.load(Ordering::Relaxed),
     }
 }
@@ -471,7 +477,12 @@ pub unsafe extern "C" fn syscall(
             Route::Kernel => {}
             Route::ThreadBound => {
                 THREAD_BOUND.fetch_add(1, Ordering::Relaxed);
-                // The blocking detector and the deadlock check name the worker's wait.
+                // The worker is about to block: the other workers take its queue meanwhile.
+                // Inside: nothing here may park this green thread halfway through a protocol
+                // on its worker's own state.
+                let _blocked = super::inside(crate::reactor::before_blocking);
+                // The blocking detector and the deadlock check name the worker's wait (marked
+                // last: the libc calls above mark and clear the same record).
                 static NAME: &str = crate::monitor::THREAD_BOUND_FUTEX_WAIT;
                 let _mark = crate::monitor::in_libc(&NAME);
                 // SAFETY: the caller's call, unchanged.
@@ -483,22 +494,7 @@ pub unsafe extern "C" fn syscall(
     unsafe { super::real::syscall(number, args) }
 }
 
-/// greenshim's `sched_yield`: on a green thread, lets the worker's other green threads run.
-///
-/// # Safety
-/// None.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn sched_yield() -> c_int {
-    if decide(Family::Locks, |green| green) {
-        // A yield is not a point where an interrupt can be delivered: the caller is C.
-        crate::park::yield_before_park();
-        return 0;
-    }
-    // SAFETY: no arguments.
-    unsafe { super::real::sched_yield() }
-}
-
 /// References every interposer of the family, so that a binary that patches links them.
 pub(crate) fn keep_linked() {
-    std::hint::black_box([syscall as *const (), sched_yield as *const ()]);
+    std::hint::black_box(syscall as *const ());
 }

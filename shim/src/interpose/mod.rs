@@ -65,8 +65,12 @@ pub enum Family {
     /// Futex waits (`syscall(SYS_futex, …)`: std's `Mutex`, `RwLock`, `Condvar`, `Once`,
     /// `OnceLock`, `LazyLock`, `Barrier`, parking_lot) park the green thread on greenshim's
     /// futex table; waits on per-OS-thread state (`thread::park`, hence `mpsc` and
-    /// crossbeam-channel; parking_lot's thread data) block the worker and are compensated;
-    /// `sched_yield` yields the green thread.
+    /// crossbeam-channel; parking_lot's thread data) block the worker, whose queued green
+    /// threads the other workers take meanwhile. C code's `pthread_mutex_*`,
+    /// `pthread_cond_*`, `pthread_rwlock_*` and `sem_*` park too. `sched_yield` is not hooked:
+    /// code calls it inside per-OS-thread protocols (parking_lot's word lock, holding a pointer
+    /// to its thread-local data), where a green yield could resume the green thread on another
+    /// worker with the first worker's state.
     Locks,
 }
 

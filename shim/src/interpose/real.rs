@@ -122,7 +122,6 @@ real_fns! {
     __recv_chk(fd: c_int, buf: *mut c_void, n: usize, buflen: usize, flags: c_int) -> isize;
     __recvfrom_chk(fd: c_int, buf: *mut c_void, n: usize, buflen: usize, flags: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t) -> isize;
     __poll_chk(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout: c_int, fdslen: usize) -> c_int;
-    sched_yield() -> c_int;
     pthread_mutex_lock(m: *mut libc::pthread_mutex_t) -> c_int;
     pthread_mutex_trylock(m: *mut libc::pthread_mutex_t) -> c_int;
     pthread_mutex_clocklock(m: *mut libc::pthread_mutex_t, clock: libc::clockid_t, abstime: *const libc::timespec) -> c_int;
