@@ -444,6 +444,11 @@ impl Builder {
         self
     }
 
+    /// The name given so far.
+    pub(crate) fn name_ref(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
     /// Stack size in bytes, rounded up to whole pages. Only green threads with the runtime's
     /// default stack size reuse pooled stacks.
     pub fn stack_size(mut self, bytes: usize) -> Self {

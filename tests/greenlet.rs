@@ -288,3 +288,28 @@ fn green_threads_spawned_from_green_threads_and_joined_from_plain_threads() {
         std::thread::spawn(move || joinall(inner).into_iter().map(Result::unwrap).sum::<u32>());
     assert_eq!(handle.join().unwrap(), 2 * (0..50).sum::<u32>());
 }
+
+#[test]
+fn worker_threads_are_named_after_greenshim_not_the_starting_thread() {
+    setup();
+    let workers = greenshim::runtime::settings().workers;
+    let names: Vec<String> = (0..4 * workers)
+        .map(|_| {
+            spawn(|| std::fs::read_to_string("/proc/thread-self/comm").unwrap())
+                .join()
+                .unwrap()
+        })
+        .collect();
+    let expected: Vec<String> = (0..workers).map(|w| format!("greenshim-w{w}\n")).collect();
+    for n in &names {
+        assert!(expected.contains(n), "a green thread ran on {n:?}");
+    }
+    let all: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .collect();
+    for w in &expected {
+        assert!(all.contains(w), "no thread named {w:?}: {all:?}");
+    }
+    assert!(all.iter().any(|n| n == "greenshim-mtime\n"), "{all:?}");
+}

@@ -375,3 +375,45 @@ fn greenshim_sync_matches_std_on_os_and_green_threads() {
     assert!(expected.len() > 40, "{expected:#?}");
     assert!(expected.contains(&"mutex total 8000".to_string()));
 }
+
+/// std's `OnceLock` `dropck` test: a cell may hold a reference that dies before the cell does
+/// (std's `Drop` is `#[may_dangle]`). A compile error here is the failure.
+#[test]
+fn once_lock_may_outlive_what_it_borrows_as_std() {
+    let cell = greenshim::sync::OnceLock::new();
+    {
+        let s = String::from("short-lived");
+        cell.set(&s).unwrap();
+        assert_eq!(cell.get().map(|s| s.len()), Some(11));
+    }
+    let std_cell = std::sync::OnceLock::new();
+    {
+        let s = String::new();
+        std_cell.set(&s).unwrap();
+    }
+}
+
+/// std's read guard is covariant in `T`: a guard of a longer-lived type is usable as a guard of
+/// a shorter-lived one. A compile error here is the failure.
+#[test]
+fn rwlock_read_guard_is_covariant_as_std() {
+    fn shorten<'a>(
+        g: greenshim::sync::RwLockReadGuard<'a, &'static str>,
+    ) -> greenshim::sync::RwLockReadGuard<'a, &'a str> {
+        g
+    }
+    fn shorten_std<'a>(
+        g: std::sync::RwLockReadGuard<'a, &'static str>,
+    ) -> std::sync::RwLockReadGuard<'a, &'a str> {
+        g
+    }
+    let lock = greenshim::sync::RwLock::new("static");
+    let std_lock = std::sync::RwLock::new("static");
+    assert_eq!(
+        *shorten(lock.read().unwrap()),
+        *shorten_std(std_lock.read().unwrap())
+    );
+    // The guard still releases: a writer gets in afterwards.
+    *lock.write().unwrap() = "written";
+    assert_eq!(*lock.read().unwrap(), "written");
+}

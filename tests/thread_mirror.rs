@@ -174,3 +174,45 @@ fn a_killed_scope_owner_kills_its_threads_and_still_waits_for_them() {
     // All three scoped threads were killed and unwound before the scope let the owner go.
     assert_eq!(finished.load(Ordering::SeqCst), 3);
 }
+
+/// The panic message of `f`, if it panics.
+fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> Option<String> {
+    let payload = std::panic::catch_unwind(f).err()?;
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+}
+
+#[test]
+fn a_name_with_a_nul_byte_panics_at_spawn_as_std_does() {
+    let std_msg = panic_message(|| {
+        let _ = std::thread::Builder::new().name("a\0b".into()).spawn(|| ());
+    });
+    let green_msg = panic_message(|| {
+        let _ = greenshim::thread::Builder::new()
+            .name("a\0b".into())
+            .spawn(|| ());
+    });
+    assert!(std_msg.is_some(), "std no longer panics");
+    assert_eq!(green_msg, std_msg);
+    // A plain name still spawns.
+    let h = greenshim::thread::Builder::new()
+        .name("ok".into())
+        .spawn(|| greenshim::thread::current().name().map(str::to_owned))
+        .unwrap();
+    assert_eq!(h.join().unwrap().as_deref(), Some("ok"));
+}
+
+#[test]
+fn option_of_thread_id_is_as_small_as_std() {
+    assert_eq!(
+        std::mem::size_of::<Option<greenshim::thread::ThreadId>>(),
+        std::mem::size_of::<Option<std::thread::ThreadId>>()
+    );
+    let id = greenshim::thread::spawn(|| greenshim::thread::current().id())
+        .join()
+        .unwrap();
+    assert_ne!(id, greenshim::thread::current().id());
+    assert!(id.as_u64() > 0);
+}

@@ -3,7 +3,6 @@
 
 use std::cell::UnsafeCell;
 use std::fmt;
-use std::mem::MaybeUninit;
 use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
 
@@ -26,8 +25,10 @@ use super::Once;
 /// ```
 pub struct OnceLock<T> {
     once: Once,
-    /// Initialized exactly when `once` is completed.
-    value: UnsafeCell<MaybeUninit<T>>,
+    /// `Some` exactly when `once` is completed. An `Option` rather than a `MaybeUninit` plus a
+    /// `Drop` impl: its drop glue drops the value, and a cell without its own `Drop` impl may
+    /// hold references that die before it does, as std's (`#[may_dangle]`) may.
+    value: UnsafeCell<Option<T>>,
 }
 
 // SAFETY: `&OnceLock<T>` gives `&T` to every thread (`T: Sync`) and lets any thread store the
@@ -42,7 +43,7 @@ impl<T> OnceLock<T> {
     pub const fn new() -> OnceLock<T> {
         OnceLock {
             once: Once::new(),
-            value: UnsafeCell::new(MaybeUninit::uninit()),
+            value: UnsafeCell::new(None),
         }
     }
 
@@ -60,8 +61,7 @@ impl<T> OnceLock<T> {
     /// The value through a unique borrow, if set; mirrors [`std::sync::OnceLock::get_mut`].
     pub fn get_mut(&mut self) -> Option<&mut T> {
         if self.once.is_completed() {
-            // SAFETY: completed, so initialized; `&mut self` excludes other access.
-            Some(unsafe { self.value.get_mut().assume_init_mut() })
+            self.value.get_mut().as_mut()
         } else {
             None
         }
@@ -99,9 +99,9 @@ impl<T> OnceLock<T> {
         }
         self.once.call_once_force(|_| {
             let value = f();
-            // SAFETY: we run inside the `Once`, so nobody else reads or writes the slot, and it
-            // is uninitialized (the `Once` completes only after this write).
-            unsafe { (*self.value.get()).write(value) };
+            // SAFETY: we run inside the `Once`, so nobody else reads or writes the slot (the
+            // `Once` completes only after this write).
+            unsafe { *self.value.get() = Some(value) };
         });
         // SAFETY: `call_once_force` returned normally, so the `Once` is completed.
         unsafe { self.get_unchecked() }
@@ -116,9 +116,7 @@ impl<T> OnceLock<T> {
     pub fn take(&mut self) -> Option<T> {
         if self.once.is_completed() {
             self.once = Once::new();
-            // SAFETY: it was completed, so the value is initialized; resetting the `Once`
-            // first marks the slot uninitialized, so it is not read or dropped again.
-            Some(unsafe { self.value.get_mut().assume_init_read() })
+            self.value.get_mut().take()
         } else {
             None
         }
@@ -127,18 +125,9 @@ impl<T> OnceLock<T> {
     /// # Safety
     /// The `Once` must be completed.
     unsafe fn get_unchecked(&self) -> &T {
-        // SAFETY: the caller guarantees initialization; the value is never written again
-        // while shared.
-        unsafe { (*self.value.get()).assume_init_ref() }
-    }
-}
-
-impl<T> Drop for OnceLock<T> {
-    fn drop(&mut self) {
-        if self.once.is_completed() {
-            // SAFETY: completed, so the value is initialized, and we are its last user.
-            unsafe { self.value.get_mut().assume_init_drop() };
-        }
+        // SAFETY: the caller guarantees completion, so the slot is `Some`, and it is never
+        // written again while shared.
+        unsafe { (*self.value.get()).as_ref().unwrap_unchecked() }
     }
 }
 

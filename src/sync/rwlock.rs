@@ -9,6 +9,7 @@
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
 use std::sync::{LockResult, Mutex as StdMutex, PoisonError, TryLockError, TryLockResult};
 
 use greenshim_shim::context;
@@ -81,7 +82,11 @@ unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 /// Shared access to an [`RwLock`]; mirrors [`std::sync::RwLockReadGuard`].
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
-    lock: &'a RwLock<T>,
+    /// The data, as a pointer rather than through `&RwLock<T>` (which holds `T` in an
+    /// `UnsafeCell`): the guard is covariant in `T`, as std's is.
+    data: NonNull<T>,
+    state: &'a StdMutex<State>,
+    _borrow: PhantomData<&'a T>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -227,7 +232,10 @@ impl<T: ?Sized> RwLock<T> {
 
     fn read_guard(&self) -> RwLockReadGuard<'_, T> {
         RwLockReadGuard {
-            lock: self,
+            // SAFETY: `UnsafeCell::get` never returns null.
+            data: unsafe { NonNull::new_unchecked(self.data.get()) },
+            state: &self.state,
+            _borrow: PhantomData,
             _not_send: PhantomData,
         }
     }
@@ -260,7 +268,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
 
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
-        let mut s = self.lock.state();
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         s.readers -= 1;
         if s.readers == 0 {
             s.grant(false);
@@ -281,8 +289,9 @@ impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // SAFETY: a read guard exists only while no writer is admitted, so no `&mut T` exists.
-        unsafe { &*self.lock.data.get() }
+        // SAFETY: a read guard exists only while no writer is admitted, so no `&mut T` exists;
+        // the lock (and its data) outlives the guard's borrow.
+        unsafe { self.data.as_ref() }
     }
 }
 

@@ -20,6 +20,7 @@ pub use std::thread::{AccessError, Result, available_parallelism, panicking};
 
 use std::fmt;
 use std::io;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,14 +29,15 @@ use greenshim_shim::park::{self, Wakeup};
 
 use crate::greenlet::{self, Greenlet};
 
-/// A unique identifier of a green thread or OS thread.
+/// A unique identifier of a green thread or OS thread. Never zero, so `Option<ThreadId>` is
+/// as small as `ThreadId`, as std's is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ThreadId(u64);
+pub struct ThreadId(NonZeroU64);
 
 impl ThreadId {
     /// The id as a number (the same as [`Greenlet::id`] for a green thread).
     pub fn as_u64(&self) -> u64 {
-        self.0
+        self.0.get()
     }
 }
 
@@ -48,7 +50,7 @@ pub struct Thread {
 impl Thread {
     /// The thread's unique id.
     pub fn id(&self) -> ThreadId {
-        ThreadId(self.ctx.id())
+        ThreadId(NonZeroU64::new(self.ctx.id()).expect("context ids start at 1"))
     }
 
     /// The thread's name, if it has one.
@@ -193,13 +195,27 @@ impl Builder {
     ///
     /// # Errors
     /// As [`greenlet::Builder::spawn`].
+    ///
+    /// # Panics
+    /// If the name contains a NUL byte, as std does.
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        self.check_name();
         self.inner.spawn(f).map(JoinHandle::new)
+    }
+
+    /// std's rule for thread names, with std's message.
+    #[track_caller]
+    fn check_name(&self) {
+        if let Some(name) = self.inner.name_ref()
+            && let Err(e) = std::ffi::CString::new(name)
+        {
+            panic!("thread name may not contain interior null bytes: {e:?}");
+        }
     }
 
     /// Spawns a scoped thread.
@@ -216,6 +232,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
+        self.check_name();
         scope.spawn_with(self.inner, f)
     }
 }
