@@ -248,3 +248,45 @@ fn a_green_thread_stuck_opening_a_fifo_does_not_stop_others() {
     assert_eq!(reader.join().unwrap(), "through the fifo");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `os::unix::fs`'s free functions on the same inputs as std's, as results and error kinds.
+fn unix_fs_run(dir: &std::path::Path, green: bool) -> Vec<String> {
+    use greenshim::os::unix::fs as g;
+    use std::os::unix::fs as s;
+    let target = dir.join("target");
+    std::fs::write(&target, b"x").unwrap();
+    let link = dir.join(if green { "glink" } else { "slink" });
+    let file = std::fs::File::open(&target).unwrap();
+    let mut out = Vec::new();
+    let r = |x: std::io::Result<()>| format!("{:?}", x.map_err(|e| e.kind()));
+    if green {
+        out.push(r(g::symlink(&target, &link)));
+        out.push(r(g::symlink(&target, &link)));
+        out.push(r(g::chown(&target, None, None)));
+        out.push(r(g::lchown(&link, None, None)));
+        out.push(r(g::fchown(&file, None, None)));
+        out.push(r(g::chown(dir.join("missing"), None, None)));
+    } else {
+        out.push(r(s::symlink(&target, &link)));
+        out.push(r(s::symlink(&target, &link)));
+        out.push(r(s::chown(&target, None, None)));
+        out.push(r(s::lchown(&link, None, None)));
+        out.push(r(s::fchown(&file, None, None)));
+        out.push(r(s::chown(dir.join("missing"), None, None)));
+    }
+    out.push(format!("{:?}", std::fs::read_link(&link).ok()));
+    out
+}
+
+#[test]
+fn os_unix_fs_functions_match_std() {
+    let dir = scratch("unix-fs");
+    let std_out = unix_fs_run(&dir, false);
+    let d = dir.clone();
+    let green = greenshim::spawn(move || unix_fs_run(&d, true))
+        .join()
+        .unwrap();
+    assert_eq!(green, std_out);
+    assert_eq!(std_out[1], "Err(AlreadyExists)", "{std_out:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}

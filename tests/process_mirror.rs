@@ -158,3 +158,71 @@ fn a_megabyte_streams_through_cat_both_ways() {
     });
     assert!(done.join().unwrap());
 }
+
+/// Sets every `CommandExt` option through greenshim's trait, generically, so the same code
+/// configures greenshim's command and std's.
+fn unix_settings<C: greenshim::os::unix::process::CommandExt>(c: &mut C, fail_pre_exec: bool) {
+    // SAFETY: getuid/getgid are async-signal-safe.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    c.uid(uid).gid(gid).arg0("renamed").process_group(0);
+    // SAFETY: the closure only returns a value: async-signal-safe.
+    unsafe {
+        c.pre_exec(move || {
+            if fail_pre_exec {
+                Err(std::io::Error::from_raw_os_error(libc::EPERM))
+            } else {
+                Ok(())
+            }
+        })
+    };
+}
+
+/// argv[0], and whether the child leads its own process group, as the child sees them.
+const REPORT: &str = "tr '\\0' ' ' < /proc/$$/cmdline; set -- $(cut -d' ' -f5 /proc/$$/stat); \
+                      [ \"$1\" = \"$$\" ] && echo leader";
+
+fn unix_run_std(fail: bool) -> String {
+    let mut c = std::process::Command::new("sh");
+    c.args(["-c", REPORT]);
+    unix_settings(&mut c, fail);
+    o(c.output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+fn unix_run_green(fail: bool) -> String {
+    let mut c = greenshim::process::Command::new("sh");
+    c.args(["-c", REPORT]);
+    unix_settings(&mut c, fail);
+    o(c.output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+#[test]
+fn command_ext_matches_std_through_greenshims_trait() {
+    use greenshim::os::unix::process::ExitStatusExt;
+    for fail in [false, true] {
+        let std_out = unix_run_std(fail);
+        let plain = unix_run_green(fail);
+        let green = greenshim::spawn(move || unix_run_green(fail))
+            .join()
+            .unwrap();
+        assert_eq!(plain, std_out, "plain thread, failing pre_exec: {fail}");
+        assert_eq!(green, std_out, "green thread, failing pre_exec: {fail}");
+    }
+    assert!(
+        unix_run_std(false).contains("renamed -c"),
+        "{}",
+        unix_run_std(false)
+    );
+    assert!(unix_run_std(false).contains("leader"));
+    // std's ExitStatusExt applies to the mirror's statuses (they are std's type).
+    let st = greenshim::spawn(|| {
+        greenshim::process::Command::new("sh")
+            .args(["-c", "kill -9 $$"])
+            .status()
+    })
+    .join()
+    .unwrap()
+    .unwrap();
+    assert_eq!(st.signal(), Some(9));
+}

@@ -1,3 +1,3 @@
-//! Mirrors of `std::os` items: [`unix::net`].
+//! Mirrors of `std::os` items: [`unix::net`], [`unix::process`].
 
 pub mod unix;

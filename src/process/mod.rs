@@ -14,9 +14,10 @@
 //! ```
 //!
 //! # Differences from std
-//! - `std::os::unix::process::CommandExt` returns std's `Command`, so it cannot be implemented
-//!   for this one; its methods (`uid`, `gid`, `process_group`, `arg0`, `exec`, `pre_exec`) are
-//!   inherent methods here, and [`Command::as_std_mut`] reaches everything else.
+//! - `std::os::unix::process::CommandExt` is sealed, so it cannot be implemented for this
+//!   command: import [`crate::os::unix::process::CommandExt`] instead (same methods, implemented
+//!   for this command and std's); the methods are inherent here too, and
+//!   [`Command::as_std_mut`] reaches everything else.
 //! - `spawn` runs on the offload pool from a green thread: std's spawn waits until the child
 //!   has called `exec`.
 

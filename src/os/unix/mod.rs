@@ -1,3 +1,5 @@
-//! Mirrors of `std::os::unix` items: [`net`].
+//! Mirrors of `std::os::unix` items: [`fs`], [`net`], [`process`] (its `CommandExt`).
 
+pub mod fs;
 pub mod net;
+pub mod process;
