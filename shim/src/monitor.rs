@@ -673,6 +673,7 @@ pub(crate) fn note_runtime_threads(before: &[i32], workers: usize) {
         .into_iter()
         .filter(|t| !before.contains(t))
         .collect();
+    crate::context::note_may_threads(&new, workers);
     lock(&RUNTIME_THREADS).extend(new);
 }
 
