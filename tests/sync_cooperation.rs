@@ -331,3 +331,46 @@ fn downgrade_keeps_writers_out_and_lets_waiting_readers_in() {
     drop(r);
     assert!(l.try_write().is_ok());
 }
+
+/// std's `once_lock` test shape: a green thread spins on `get` until another publishes. On one
+/// worker the publisher only runs because the spinner's budget runs out and it yields.
+#[test]
+fn spinning_on_once_lock_get_lets_the_publisher_run() {
+    util::workers(1);
+    let yields = greenshim::runtime::park_stats().budget_yields;
+    let got = util::watchdog(Duration::from_secs(20), || {
+        let cell = Arc::new(greenshim::sync::OnceLock::new());
+        let c = cell.clone();
+        let spinner = greenshim::spawn(move || {
+            while c.get().is_none() {}
+            *c.get().unwrap()
+        });
+        let publisher = greenshim::spawn(move || cell.set(92).unwrap());
+        publisher.join().unwrap();
+        spinner.join().unwrap()
+    });
+    assert_eq!(got, 92);
+    assert!(greenshim::runtime::park_stats().budget_yields > yields);
+}
+
+/// `while tx.send(x).is_ok() {}` on an unbounded channel: the receiver it wakes runs, takes
+/// what it wants and hangs up, which ends the loop.
+#[test]
+fn a_send_loop_does_not_starve_its_receiver() {
+    util::workers(1);
+    let (sent, got) = util::watchdog(Duration::from_secs(20), || {
+        let (tx, rx) = greenshim::sync::mpsc::channel::<u64>();
+        let receiver = greenshim::spawn(move || rx.iter().take(1000).sum::<u64>());
+        let sender = greenshim::spawn(move || {
+            let mut n = 0u64;
+            while tx.send(1).is_ok() {
+                n += 1;
+            }
+            n
+        });
+        let got = receiver.join().unwrap();
+        (sender.join().unwrap(), got)
+    });
+    assert_eq!(got, 1000);
+    assert!(sent >= 1000, "{sent}");
+}

@@ -186,7 +186,14 @@ fn retry<T>(
                     return Err(timed_out());
                 }
             }
-            other => return other,
+            other => {
+                if how == OnInterrupt::Raise {
+                    // greenshim's own API completed without waiting (never an interposer: its
+                    // C caller may be inside state of its OS thread).
+                    crate::park::spend();
+                }
+                return other;
+            }
         }
     }
 }

@@ -11,6 +11,7 @@
 //! Wake-ups may be spurious (a stale unpark, a timer that fired as the waiter woke anyway):
 //! callers loop on their own condition; [`wait_until`] is that loop.
 
+use std::cell::Cell;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -118,6 +119,9 @@ pub struct ParkStats {
     pub thread_parks: u64,
     /// Timers that fired.
     pub timers_fired: u64,
+    /// Times a green thread used up its budget ([`BUDGET_PER_TURN`] operations without
+    /// parking) and yielded.
+    pub budget_yields: u64,
 }
 
 /// The park counters.
@@ -126,6 +130,7 @@ pub fn stats() -> ParkStats {
         green_parks: GREEN_PARKS.load(Ordering::Relaxed),
         thread_parks: THREAD_PARKS.load(Ordering::Relaxed),
         timers_fired: timer::fired_count(),
+        budget_yields: BUDGET_YIELDS.load(Ordering::Relaxed),
     }
 }
 
@@ -268,6 +273,7 @@ fn park_coroutine(ctx: &Context, deadline: Option<Instant>) {
     monitor::switch_out();
     may::coroutine::park();
     monitor::switch_in(ctx.id());
+    BUDGET.set(BUDGET_PER_TURN);
     ctx.note_running();
 }
 
@@ -277,6 +283,40 @@ fn green_yield() {
     let id = monitor::switch_out();
     may::coroutine::yield_now();
     monitor::switch_in(id);
+    BUDGET.set(BUDGET_PER_TURN);
+}
+
+/// Operations of greenshim's API a green thread may complete without parking before it yields
+/// (tokio's cooperative budget has the same size). A green thread that never parks holds its
+/// worker: one that spins on `OnceLock::get` until another publishes, or sends on an unbounded
+/// channel in a loop, would starve the very green threads it waits for or wakes.
+pub const BUDGET_PER_TURN: u32 = 128;
+
+thread_local! {
+    /// What the green thread running on this worker has left of its budget. Refilled whenever
+    /// a green thread resumes (after a park or a yield); a new green thread starts with what is
+    /// left, which only makes its first yield come earlier.
+    static BUDGET: Cell<u32> = const { Cell::new(BUDGET_PER_TURN) };
+}
+
+static BUDGET_YIELDS: AtomicU64 = AtomicU64::new(0);
+
+/// Spends one unit of the running green thread's budget: called by greenshim's operations that
+/// complete without parking (a lock taken, a message sent or received, an fd ready). At zero it
+/// yields, so the worker's other green threads run; a pending interrupt is left for the next
+/// park. Does nothing on a plain thread.
+#[inline]
+pub fn spend() {
+    let left = BUDGET.get();
+    if left > 1 {
+        BUDGET.set(left - 1);
+        return;
+    }
+    BUDGET.set(BUDGET_PER_TURN);
+    if context::on_green_thread() {
+        BUDGET_YIELDS.fetch_add(1, Ordering::Relaxed);
+        green_yield();
+    }
 }
 
 /// Parks without looking at the interrupt slot, for waits that must not be cut short (a scope

@@ -139,6 +139,7 @@ impl<T, S: Store<T>> Chan<T, S> {
     /// Raises a kill or timeout that reaches a green thread while it waits (the item is
     /// dropped with its stack); if the stack already unwinds, gives up with `Closed`.
     pub(crate) fn put(&self, mut item: T, patience: Patience) -> Result<(), PutFailed<T>> {
+        park::spend();
         let mut s = self.lock();
         let mut yielded = !context::on_green_thread();
         let deadline = loop {
@@ -181,6 +182,7 @@ impl<T, S: Store<T>> Chan<T, S> {
     /// Raises a kill or timeout that reaches a green thread while it waits; if the stack
     /// already unwinds, gives up with `Closed`.
     pub(crate) fn get(&self, patience: Patience) -> Result<T, GetFailed> {
+        park::spend();
         let mut s = self.lock();
         let mut yielded = !context::on_green_thread();
         let deadline = loop {

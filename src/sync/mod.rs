@@ -123,6 +123,7 @@ use greenshim_shim::lock::RawMutex;
 /// Takes `raw`, raising a kill or timeout that arrives while waiting; if the stack already
 /// unwinds (a destructor taking a lock during a kill), waits for the lock regardless.
 fn lock_raw(raw: &RawMutex) {
+    greenshim_shim::park::spend();
     if let Err(interrupt) = raw.lock() {
         interrupt.raise();
         raw.lock_uninterruptible();

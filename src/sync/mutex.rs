@@ -96,6 +96,7 @@ impl<T: ?Sized> Mutex<T> {
     /// [`TryLockError::WouldBlock`] if it is held, [`TryLockError::Poisoned`] if a holder
     /// panicked.
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        greenshim_shim::park::spend();
         if self.raw.try_lock() {
             Ok(self.poison.result(self.guard())?)
         } else {

@@ -54,6 +54,8 @@ impl<T> OnceLock<T> {
             // shared.
             Some(unsafe { self.get_unchecked() })
         } else {
+            // Spinning on `get` until another green thread publishes must let it run.
+            greenshim_shim::park::spend();
             None
         }
     }

@@ -147,6 +147,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # Errors
     /// [`TryLockError::WouldBlock`] or [`TryLockError::Poisoned`].
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        greenshim_shim::park::spend();
         let mut s = self.state();
         if !s.can_read() {
             return Err(TryLockError::WouldBlock);
@@ -175,6 +176,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # Errors
     /// [`TryLockError::WouldBlock`] or [`TryLockError::Poisoned`].
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
+        greenshim_shim::park::spend();
         let mut s = self.state();
         if !s.can_write() {
             return Err(TryLockError::WouldBlock);
@@ -191,6 +193,7 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     fn acquire(&self, side: Side) {
+        greenshim_shim::park::spend();
         let ctx = context::current();
         let mut how = Wait::new(&ctx).on(match side {
             Side::Read => "RwLock::read",
