@@ -74,6 +74,7 @@
 
 pub mod event;
 pub mod fs;
+mod future;
 mod greenlet;
 pub mod io;
 mod joinall;
@@ -93,6 +94,7 @@ pub mod time;
 mod timeout;
 
 pub use event::{AsyncResult, Event};
+pub use future::{Join, block_on};
 pub use greenlet::{Builder, Greenlet, JoinError, current_id, live_count, spawn, spawn_later};
 pub use joinall::{IWait, iwait, joinall, joinall_timeout, killall};
 pub use monitor::run_info;
