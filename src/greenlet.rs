@@ -470,7 +470,10 @@ impl Builder {
     {
         let site = Location::caller();
         runtime::ensure_started();
-        let mut builder = greenshim_shim::may::coroutine::Builder::new();
+        // Dealt round robin over the workers by greenshim's own counter rather than may's, which
+        // every may-internal wake-up from outside the workers also advances: two green threads
+        // spawned one after the other from one thread start on different workers.
+        let mut builder = greenshim_shim::may::coroutine::Builder::new().id(next_worker());
         if let Some(bytes) = self.stack_size {
             builder = builder.stack_size(runtime::stack_words(bytes)?);
         }
@@ -520,6 +523,12 @@ impl Builder {
             }
         }
     }
+}
+
+/// The worker the next green thread starts on (may puts it in that worker's queue).
+fn next_worker() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed) % runtime::settings().workers.max(1)
 }
 
 /// The body of every green thread greenshim spawns.

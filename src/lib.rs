@@ -72,6 +72,7 @@
 //!   queued behind the busy one wait for it.
 #![warn(missing_docs)]
 
+mod entry;
 pub mod event;
 pub mod fs;
 mod future;
@@ -93,9 +94,12 @@ pub mod thread;
 pub mod time;
 mod timeout;
 
+#[doc(hidden)]
+pub use entry::{__EntrySettings, __entry};
 pub use event::{AsyncResult, Event};
 pub use future::{Join, block_on};
 pub use greenlet::{Builder, Greenlet, JoinError, current_id, live_count, spawn, spawn_later};
+pub use greenshim_macros::{main, test};
 pub use joinall::{IWait, iwait, joinall, joinall_timeout, killall};
 pub use monitor::run_info;
 pub use pool::{Group, Pool};
