@@ -1,12 +1,13 @@
 //! The whole comparison: W1–W5 (BENCHMARKS.md) for greenshim and every peer in the project,
 //! each measurement in its own child process, interleaved over `--runs` rounds, then one
-//! markdown table of medians with ratios against tokio current-thread.
+//! markdown table of medians with ratios against tokio current-thread, and the same as an SVG
+//! bar chart (`--svg PATH`, default `target/compare.svg`).
 //!
 //! ```text
 //! scripts/bench [flags]        # installs wrk (W5's load generator) when missing, then this
 //! cargo bench --bench compare -- [--runs 3] [--duration 5] [--workloads W1,W2,W3,W4,W5]
 //!     [--impls greenshim,patched,tokio-ct,tokio-mt,may,std] [--workers N] [--raise-map-count]
-//!     [--n1 100000] [--n2 500000] [--n3 100000]
+//!     [--n1 100000] [--n2 500000] [--n3 100000] [--svg target/compare.svg]
 //! ```
 //! An implementation may be written `name@workers` to override `--workers` for it. Every
 //! workload runs the implementations it has: W1–W3 have no `patched` form (they make no libc
@@ -17,6 +18,8 @@
 // Each workload program is also a binary of its own and declares the shared flag parser itself.
 #![allow(clippy::duplicate_mod)]
 
+#[path = "common/chart.rs"]
+mod chart;
 mod common;
 #[path = "w4_echo.rs"]
 mod echo;
@@ -447,6 +450,37 @@ fn print_table(plan: &Plan, res: &Results) {
     }
 }
 
+/// Writes the table as an SVG bar chart to `path` (see [`chart`]).
+fn write_chart(plan: &Plan, res: &Results, path: &str) {
+    let base = plan
+        .impls
+        .iter()
+        .position(|i| i.name == "tokio-ct" && i.spec == "tokio-ct");
+    let names: Vec<String> = plan.impls.iter().map(|i| i.spec.clone()).collect();
+    let rows: Vec<chart::ChartRow<'_>> = res
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(ri, row)| chart::ChartRow {
+            label: &row.label,
+            unit: row.unit,
+            higher_is_better: row.higher_is_better,
+            values: res.samples[ri]
+                .iter()
+                .map(|s| (!s.is_empty()).then(|| median(s)))
+                .collect(),
+        })
+        .collect();
+    let title = format!(
+        "greenshim and its peers: medians of {} runs, (×r) against tokio-ct",
+        plan.runs
+    );
+    match std::fs::write(path, chart::svg(&title, &names, base, &rows)) {
+        Ok(()) => println!("Chart: {path}"),
+        Err(e) => eprintln!("cannot write the chart to {path}: {e}"),
+    }
+}
+
 /// CPU count and model, and the kernel.
 fn machine() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
@@ -527,6 +561,11 @@ fn orchestrate(args: &common::Args) {
         }
     }
     print_table(&plan, &res);
+    write_chart(
+        &plan,
+        &res,
+        &args.get("svg", "target/compare.svg".to_owned()),
+    );
     println!(
         "Took {:.0} s: `cargo bench --bench compare -- {}`",
         started.elapsed().as_secs_f64(),
