@@ -91,3 +91,19 @@ fn the_chart_is_well_formed_with_a_bar_per_value_and_ratios() {
     );
     assert!(svg.contains("#2a7a3b"), "greenshim highlighted");
 }
+
+/// The chart the README shows, as the compare bench wrote it
+/// (`scripts/bench --raise-map-count --svg docs/compare.svg`), parses, with a bar for every
+/// implementation of the first workload.
+#[test]
+fn the_committed_chart_from_the_bench_is_well_formed() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/compare.svg");
+    let svg = std::fs::read_to_string(path).expect("docs/compare.svg, written by the bench");
+    let names = parse(&svg).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(names.first().map(String::as_str), Some("svg"));
+    assert!(names.iter().filter(|n| *n == "rect").count() > 6, "no bars");
+    for imp in ["greenshim", "patched", "tokio-ct", "tokio-mt", "may", "std"] {
+        assert!(svg.contains(&format!(">{imp}<")), "no bar for {imp}");
+    }
+    assert!(svg.contains("W4 echo, C=50"));
+}
