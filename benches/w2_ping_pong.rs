@@ -60,52 +60,39 @@ pub fn main() {
     );
 }
 
-fn greenshim_ping_pong(n: u64) -> Duration {
-    use greenshim::sync::mpsc::channel;
-    let (to_b, from_a) = channel::<u64>();
-    let (to_a, from_b) = channel::<u64>();
-    let b = greenshim::spawn(move || {
-        for i in from_a.iter() {
-            if to_a.send(i + 1).is_err() {
-                break;
+/// The exchange on two green threads over the channel kind `$channel` makes.
+macro_rules! green_ping_pong {
+    ($n:expr, $channel:path) => {{
+        let n: u64 = $n;
+        let (to_b, from_a) = $channel();
+        let (to_a, from_b) = $channel();
+        let b = greenshim::spawn(move || {
+            for i in from_a.iter() {
+                if to_a.send(i + 1).is_err() {
+                    break;
+                }
             }
-        }
-    });
-    let a = greenshim::spawn(move || {
-        let t = Instant::now();
-        for i in 0..n {
-            to_b.send(i).expect("B is gone");
-            assert_eq!(from_b.recv().expect("B is gone"), i + 1);
-        }
-        t.elapsed()
-    });
-    let total = a.join().expect("A failed");
-    b.join().expect("B failed");
-    total
+        });
+        let a = greenshim::spawn(move || {
+            let t = Instant::now();
+            for i in 0..n {
+                to_b.send(i).expect("B is gone");
+                assert_eq!(from_b.recv().expect("B is gone"), i + 1);
+            }
+            t.elapsed()
+        });
+        let total = a.join().expect("A failed");
+        b.join().expect("B failed");
+        total
+    }};
+}
+
+fn greenshim_ping_pong(n: u64) -> Duration {
+    green_ping_pong!(n, greenshim::sync::mpsc::channel::<u64>)
 }
 
 fn greenshim_std_mpsc_ping_pong(n: u64) -> Duration {
-    use std::sync::mpsc::channel;
-    let (to_b, from_a) = channel::<u64>();
-    let (to_a, from_b) = channel::<u64>();
-    let b = greenshim::spawn(move || {
-        for i in from_a.iter() {
-            if to_a.send(i + 1).is_err() {
-                break;
-            }
-        }
-    });
-    let a = greenshim::spawn(move || {
-        let t = Instant::now();
-        for i in 0..n {
-            to_b.send(i).expect("B is gone");
-            assert_eq!(from_b.recv().expect("B is gone"), i + 1);
-        }
-        t.elapsed()
-    });
-    let total = a.join().expect("A failed");
-    b.join().expect("B failed");
-    total
+    green_ping_pong!(n, std::sync::mpsc::channel::<u64>)
 }
 
 fn may_ping_pong(n: u64) -> Duration {
