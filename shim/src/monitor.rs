@@ -666,15 +666,12 @@ static RUNTIME_THREADS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 /// The runtime's worker count.
 static WORKERS: AtomicUsize = AtomicUsize::new(usize::MAX);
 
-/// Records the threads that appeared since `before` as the runtime's own, and its worker count.
-pub(crate) fn note_runtime_threads(before: &[i32], workers: usize) {
+/// Records may's threads (`tids`, those that appeared while the runtime started) as the
+/// runtime's own, and its worker count.
+pub(crate) fn note_runtime_threads(tids: &[i32], workers: usize) {
     WORKERS.store(workers, Ordering::Relaxed);
-    let new: Vec<i32> = sys::thread_ids()
-        .into_iter()
-        .filter(|t| !before.contains(t))
-        .collect();
-    crate::context::note_may_threads(&new, workers);
-    lock(&RUNTIME_THREADS).extend(new);
+    crate::context::note_may_threads(tids, workers);
+    lock(&RUNTIME_THREADS).extend_from_slice(tids);
 }
 
 /// Whether every OS thread of the process is greenshim's, may's, the caller, or blocked in a

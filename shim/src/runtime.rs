@@ -288,25 +288,25 @@ fn start_with(env: Config) -> Settings {
         // threads it starts are known to be the runtime's (the deadlock check counts on it).
         // SAFETY: the closure touches no thread-local storage and returns at once.
         drop(unsafe { may::coroutine::spawn(|| ()) });
-        crate::monitor::note_runtime_threads(&before, s.workers);
-        name_may_threads(&before);
+        // may created its timer thread and then worker 0, 1, … since `before` was taken, and
+        // Linux hands out thread ids in creation order: sorted, the new ids say which is which.
+        let mut may_threads: Vec<i32> = sys::thread_ids()
+            .into_iter()
+            .filter(|t| !before.contains(t))
+            .collect();
+        may_threads.sort_unstable();
+        crate::monitor::note_runtime_threads(&may_threads, s.workers);
+        name_may_threads(&may_threads);
         crate::monitor::enable_from_env();
         s
     })
 }
 
-/// Names may's threads, which inherit the name of whichever thread started the runtime:
-/// `greenshim-mtime` (may's timer) and `greenshim-w0`, `greenshim-w1`, …. may creates its timer
-/// thread and then worker 0, 1, … in order since `before` was taken, and Linux hands out thread
-/// ids in creation order, so the new thread ids, sorted, say which is which. A name that cannot
-/// be set is left as it is.
-fn name_may_threads(before: &[i32]) {
-    let mut new: Vec<i32> = sys::thread_ids()
-        .into_iter()
-        .filter(|t| !before.contains(t))
-        .collect();
-    new.sort_unstable();
-    for (i, tid) in new.into_iter().enumerate() {
+/// Names may's threads (`tids`: its timer, then its workers in order), which inherit the name of
+/// whichever thread started the runtime: `greenshim-mtime` and `greenshim-w0`, `greenshim-w1`,
+/// …. A name that cannot be set is left as it is.
+fn name_may_threads(tids: &[i32]) {
+    for (i, tid) in tids.iter().enumerate() {
         let name = match i {
             0 => "greenshim-mtime".to_owned(),
             w => format!("greenshim-w{}", w - 1),

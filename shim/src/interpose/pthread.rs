@@ -266,12 +266,12 @@ unsafe fn try_mutex(m: *mut pthread_mutex_t, kind: MutexKind) -> c_int {
 /// # Safety
 /// `m` is a live mutex.
 unsafe fn lock_mutex(m: *mut pthread_mutex_t, kind: MutexKind, deadline: Option<Instant>) -> c_int {
-    if kind == MutexKind::ErrorCheck && owner_of(m.addr()) == Some(green_id()) {
-        return libc::EDEADLK;
-    }
-    if kind == MutexKind::Recursive && owner_of(m.addr()) == Some(green_id()) {
-        // SAFETY: live mutex.
-        return unsafe { lock_mutex_now(m, kind) };
+    if kind.owned() && owner_of(m.addr()) == Some(green_id()) {
+        if kind == MutexKind::ErrorCheck {
+            return libc::EDEADLK;
+        }
+        // SAFETY: owned by this green thread.
+        return unsafe { relock_owned(m) };
     }
     let attempt = || {
         // SAFETY: live mutex.
@@ -417,14 +417,23 @@ pub unsafe extern "C" fn pthread_mutex_clocklock(
 /// `m` is a live mutex.
 unsafe fn lock_mutex_now(m: *mut pthread_mutex_t, kind: MutexKind) -> c_int {
     if kind.owned() && owner_of(m.addr()) == Some(green_id()) {
-        // A relock by the owner: glibc counts it (recursive) or reports it busy (error-checking).
         // SAFETY: owned by this green thread.
-        unsafe { rehome_mutex(m) };
-        // SAFETY: live mutex, owned by this OS thread now.
-        return unsafe { real::pthread_mutex_trylock(m) };
+        return unsafe { relock_owned(m) };
     }
     // SAFETY: live mutex.
     unsafe { try_mutex(m, kind) }
+}
+
+/// A relock by the owning green thread: glibc counts it (recursive) or reports it busy
+/// (error-checking), once its owner record names this OS thread.
+///
+/// # Safety
+/// `m` is a live recursive or error-checking mutex the calling green thread owns.
+unsafe fn relock_owned(m: *mut pthread_mutex_t) -> c_int {
+    // SAFETY: owned by this green thread.
+    unsafe { rehome_mutex(m) };
+    // SAFETY: live mutex, owned by this OS thread now.
+    unsafe { real::pthread_mutex_trylock(m) }
 }
 
 /// greenshim's `pthread_mutex_trylock`: on a green thread, a recursive mutex another green
