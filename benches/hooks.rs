@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use greenshim_shim::interpose::real;
+use greenshim_shim::sys::real;
 
 fn failing_lookup_hooked() -> i32 {
     let mut res = std::ptr::null_mut();
@@ -133,7 +133,7 @@ fn socket_io(c: &mut Criterion) {
         b.iter_custom(on_green(green, true))
     });
     assert!(
-        greenshim_shim::fdtable::lookup(green[0]).is_some_and(|e| e.desc().is_some()),
+        greenshim_shim::fd::table::lookup(green[0]).is_some_and(|e| e.desc().is_some()),
         "the green thread's fds were adopted"
     );
 }

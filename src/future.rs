@@ -23,7 +23,7 @@ use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context as TaskContext, Poll, Wake, Waker as TaskWaker};
 
-use greenshim_shim::context;
+use greenshim_shim::park::context;
 use greenshim_shim::park::{self, Waker};
 
 use crate::greenlet::{Greenlet, JoinError};

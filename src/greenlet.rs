@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use greenshim_shim::context::{self, Context, Interrupt, InterruptUnwind};
 use greenshim_shim::monitor::{self, DeadlockReport, DeadlockWatch, PanicReport, WaitOn};
+use greenshim_shim::park::context::{self, Context, Interrupt, InterruptUnwind};
 use greenshim_shim::park::{self, Waker};
 use greenshim_shim::runtime;
 
@@ -510,7 +510,7 @@ impl Builder {
             Ok(Err(e)) => {
                 LIVE.fetch_sub(1, Ordering::Release);
                 UNFINISHED.fetch_sub(1, Ordering::AcqRel);
-                monitor::forget(shared.ctx.id());
+                greenshim_shim::park::context::registry::forget(shared.ctx.id());
                 Err(e)
             }
             // may's stack allocator panics ("failed to alloc sys stack") when mmap or mprotect
@@ -518,7 +518,7 @@ impl Builder {
             Err(_) => {
                 LIVE.fetch_sub(1, Ordering::Release);
                 UNFINISHED.fetch_sub(1, Ordering::AcqRel);
-                monitor::forget(shared.ctx.id());
+                greenshim_shim::park::context::registry::forget(shared.ctx.id());
                 Err(runtime::stack_limit_error(live))
             }
         }
@@ -557,7 +557,7 @@ where
     };
     shared.complete(outcome);
     // The worker is about to leave this green thread for good.
-    monitor::switch_out();
+    greenshim_shim::trace::switch_out();
 }
 
 /// Spawns `f` on a new green thread.

@@ -21,11 +21,12 @@ use std::sync::{OnceLock, PoisonError};
 
 use crate::sync::{Mutex, MutexGuard};
 
-use greenshim_shim::context::on_green_thread;
-use greenshim_shim::fdtable::Interest;
+use greenshim_shim::fd::io as fdio;
+use greenshim_shim::fd::table::Interest;
+use greenshim_shim::offload;
+use greenshim_shim::park::context::on_green_thread;
 use greenshim_shim::sys::file::{bytes_ready, read};
 use greenshim_shim::sys::{self, PollFor};
-use greenshim_shim::{io as fdio, offload};
 
 const STDIN_FD: i32 = 0;
 

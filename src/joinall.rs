@@ -78,7 +78,7 @@ impl<T> Iterator for IWait<T> {
         if self.remaining == 0 {
             return None;
         }
-        let ctx = greenshim_shim::context::current();
+        let ctx = greenshim_shim::park::context::current();
         let _on = ctx.waiting(greenshim_shim::monitor::WaitOn::Object {
             what: "iwait",
             addr: Arc::as_ptr(&self.queue).addr(),

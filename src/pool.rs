@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use greenshim_shim::context::{self, Context, Interrupt};
-use greenshim_shim::waitqueue::{self, Wait, WaitQueue};
+use greenshim_shim::park::context::{self, Context, Interrupt};
+use greenshim_shim::park::waitqueue::{self, Wait, WaitQueue};
 
 use crate::semaphore::{Semaphore, SemaphorePermit};
 use crate::sync::mpsc;

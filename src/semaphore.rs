@@ -5,8 +5,8 @@ use std::fmt;
 use std::sync::{Mutex as StdMutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use greenshim_shim::context;
-use greenshim_shim::waitqueue::{self, Wait, WaitQueue, Woken};
+use greenshim_shim::park::context;
+use greenshim_shim::park::waitqueue::{self, Wait, WaitQueue, Woken};
 
 /// Permits and their waiters. A release with waiters present hands the permit to the first
 /// one (its wake-up means "you hold it"), so a newcomer cannot take it ahead of them.

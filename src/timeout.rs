@@ -15,8 +15,8 @@ use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use greenshim_shim::context::{self, Interrupt, InterruptUnwind};
-use greenshim_shim::timer;
+use greenshim_shim::park::context::{self, Interrupt, InterruptUnwind};
+use greenshim_shim::park::timer;
 
 /// The error of a block of code that hit its [`Timeout`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -30,7 +30,7 @@ fn the_binary_exports_the_interposers() {
     let found = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"getaddrinfo".as_ptr()) };
     assert_eq!(
         found as *const (),
-        greenshim_shim::dns::getaddrinfo as *const ()
+        greenshim_shim::interpose::dns::getaddrinfo as *const ()
     );
 }
 
@@ -167,7 +167,7 @@ fn kill_and_timeout_end_a_patched_sleep() {
 #[test]
 fn std_name_lookups_run_off_the_worker() {
     patched();
-    let before = greenshim_shim::dns::offloaded_lookups();
+    let before = greenshim_shim::interpose::dns::offloaded_lookups();
     let dns_before = monkey::stats().family(Family::Dns).cooperative;
     let addrs = greenshim::spawn(|| {
         ("localhost", 80)
@@ -178,7 +178,7 @@ fn std_name_lookups_run_off_the_worker() {
     .join()
     .unwrap();
     assert!(addrs > 0);
-    assert!(greenshim_shim::dns::offloaded_lookups() > before);
+    assert!(greenshim_shim::interpose::dns::offloaded_lookups() > before);
     assert!(monkey::stats().family(Family::Dns).cooperative > dns_before);
 }
 
@@ -217,7 +217,7 @@ fn reverse_and_forward() -> (String, i32, i32) {
     let mut h_err = 0;
     // SAFETY: every pointer is to a live local of the size given.
     let r = unsafe {
-        greenshim_shim::dns::gethostbyname_r(
+        greenshim_shim::interpose::dns::gethostbyname_r(
             c"localhost".as_ptr(),
             &mut ent,
             buf.as_mut_ptr(),

@@ -212,7 +212,7 @@ fn host_names_resolve_on_the_offload_pool_for_green_threads_only() {
     util::workers(1);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let lookups = greenshim_shim::dns::offloaded_lookups;
+    let lookups = greenshim_shim::interpose::dns::offloaded_lookups;
     let before = lookups();
     let green = greenshim::spawn(move || TcpStream::connect(("localhost", port)).is_ok());
     assert!(green.join().unwrap());

@@ -13,8 +13,8 @@ use greenshim::os::unix::net::UnixStream;
 
 /// How many threads wait to read `fd` (0 if greenshim never saw it).
 fn readers(fd: std::os::fd::RawFd) -> usize {
-    greenshim_shim::fdtable::lookup(fd).map_or(0, |e| {
-        e.side(greenshim_shim::fdtable::Interest::Read).waiters()
+    greenshim_shim::fd::table::lookup(fd).map_or(0, |e| {
+        e.side(greenshim_shim::fd::table::Interest::Read).waiters()
     })
 }
 
@@ -89,7 +89,7 @@ fn releasing_an_fd_wakes_its_green_and_plain_waiters_with_ebadf() {
     });
     let t = Instant::now();
     // What a close (the monkey patch's, or a drop elsewhere) does before the real close.
-    greenshim_shim::fdtable::release(fd, false);
+    greenshim_shim::fd::close::release(fd, false);
     assert_eq!(green.join().unwrap(), Err(Some(libc::EBADF)));
     assert_eq!(plain.join().unwrap(), Err(Some(libc::EBADF)));
     assert!(

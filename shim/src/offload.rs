@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use crate::context;
+use crate::park::context;
 use crate::park::{self, Waker};
 
 /// How long an idle pool thread waits for work before it exits.
@@ -81,6 +81,15 @@ pub fn stats() -> OffloadStats {
     }
 }
 
+/// The most pool threads alive at once: the runtime's `offload_threads` once it has started
+/// (it pushes its setting down), its default before.
+static MAX_THREADS: AtomicUsize = AtomicUsize::new(512);
+
+/// Sets the most pool threads alive at once (the runtime does, at start-up).
+pub fn set_max_threads(n: usize) {
+    MAX_THREADS.store(n.max(1), Ordering::Relaxed);
+}
+
 fn submit(job: Job) {
     let mut st = POOL.state.lock().unwrap_or_else(|e| e.into_inner());
     st.queue.push_back(job);
@@ -89,7 +98,7 @@ fn submit(job: Job) {
         POOL.work.notify_one();
         return;
     }
-    if st.threads < crate::runtime::ensure_started().offload_threads {
+    if st.threads < MAX_THREADS.load(Ordering::Relaxed) {
         let spawned = std::thread::Builder::new()
             .name("greenshim-offload".into())
             .spawn(pool_thread);
@@ -168,7 +177,7 @@ pub fn run<'a, R: Send + 'a>(f: impl FnOnce() -> R + Send + 'a) -> R {
     let job: Job = unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + 'a>, Job>(job) };
     submit(job);
     let ctx = context::current();
-    let _on = ctx.waiting(crate::monitor::WaitOn::Offload);
+    let _on = ctx.waiting(crate::park::wait::WaitOn::Offload);
     loop {
         if let Some(r) = slot.result.lock().unwrap_or_else(|e| e.into_inner()).take() {
             return r.unwrap_or_else(|p| panic::resume_unwind(p));

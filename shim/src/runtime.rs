@@ -281,18 +281,25 @@ fn start_with(env: Config) -> Settings {
             .set_pool_capacity(s.stack_pool)
             .set_worker_pin(s.pin);
         STACK_BUDGET.store(stack_budget(), Ordering::Relaxed);
-        crate::context::install_panic_filter();
+        crate::park::context::install_panic_filter();
         let before = sys::thread_ids();
-        crate::reactor::start(s.workers);
+        crate::offload::set_max_threads(s.offload_threads);
+        // The floors below call up into the reactors only through what is pushed down here.
+        crate::park::waker::set_kicker(crate::fd::reactor::kick_all);
+        crate::park::timer::set_sysmon(crate::fd::reactor::sysmon_tick);
+        crate::fd::reactor::start(s.workers);
         // Force may's scheduler (its workers and timer thread) into existence now, so the
         // threads it starts are known to be the runtime's (the deadlock check counts on it).
         // SAFETY: the closure touches no thread-local storage and returns at once.
         drop(unsafe { may::coroutine::spawn(|| ()) });
         // may created its timer thread and then worker 0, 1, … since `before` was taken, and
         // Linux hands out thread ids in creation order: sorted, the new ids say which is which.
+        // They inherit this thread's name, which tells them from threads that other code
+        // started meanwhile (a test harness starts its named test threads concurrently).
+        let mine = sys::thread_name(sys::gettid());
         let mut may_threads: Vec<i32> = sys::thread_ids()
             .into_iter()
-            .filter(|t| !before.contains(t))
+            .filter(|t| !before.contains(t) && sys::thread_name(*t) == mine)
             .collect();
         may_threads.sort_unstable();
         crate::monitor::note_runtime_threads(&may_threads, s.workers);

@@ -5,8 +5,8 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::SystemTime;
 
-use greenshim_shim::context::on_green_thread;
 use greenshim_shim::offload;
+use greenshim_shim::park::context::on_green_thread;
 use greenshim_shim::sys::file as sys;
 
 use super::{FileTimes, Metadata, OpenOptions, Permissions, TryLockError};

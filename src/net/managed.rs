@@ -4,8 +4,8 @@
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
-use greenshim_shim::fdtable::{self, Interest};
-use greenshim_shim::io as fdio;
+use greenshim_shim::fd::io as fdio;
+use greenshim_shim::fd::table::{self as fdtable, Interest};
 
 /// A std socket plus greenshim's bookkeeping. `Drop` releases the fd from the fd table (waking
 /// any waiter and leaving the reactor) before std's `Drop` closes it.
@@ -35,7 +35,7 @@ impl<T: AsRawFd> Managed<T> {
             .inner
             .take()
             .expect("present until into_inner consumes the wrapper");
-        fdtable::release(inner.as_raw_fd(), true);
+        greenshim_shim::fd::close::release(inner.as_raw_fd(), true);
         inner
     }
 
@@ -112,7 +112,7 @@ impl<T: AsRawFd> Managed<T> {
 impl<T: AsRawFd> Drop for Managed<T> {
     fn drop(&mut self) {
         if let Some(inner) = &self.inner {
-            fdtable::release(inner.as_raw_fd(), false);
+            greenshim_shim::fd::close::release(inner.as_raw_fd(), false);
         }
     }
 }
@@ -219,7 +219,7 @@ macro_rules! timeout_methods {
         pub fn set_read_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
             self.0.get().set_read_timeout(dur)?;
             self.0
-                .note_timeout(greenshim_shim::fdtable::Interest::Read, dur);
+                .note_timeout(greenshim_shim::fd::table::Interest::Read, dur);
             Ok(())
         }
 
@@ -227,7 +227,7 @@ macro_rules! timeout_methods {
         pub fn set_write_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
             self.0.get().set_write_timeout(dur)?;
             self.0
-                .note_timeout(greenshim_shim::fdtable::Interest::Write, dur);
+                .note_timeout(greenshim_shim::fd::table::Interest::Write, dur);
             Ok(())
         }
 

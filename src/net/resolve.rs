@@ -3,7 +3,7 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
-use greenshim_shim::dns;
+use greenshim_shim::interpose::dns;
 
 /// Resolves `addr`; a host-name lookup made on a green thread runs on the offload pool.
 pub(crate) fn resolve<A: ToSocketAddrs>(addr: A) -> io::Result<Vec<SocketAddr>> {

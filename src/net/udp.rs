@@ -3,7 +3,7 @@
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
-use greenshim_shim::fdtable::Interest;
+use greenshim_shim::fd::table::Interest;
 
 use crate::net::resolve::{each_addr, resolve};
 use crate::net::{Managed, socket_impls};

@@ -3,10 +3,10 @@
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use greenshim_shim::context::on_green_thread;
-use greenshim_shim::fdtable::{self, Interest};
-use greenshim_shim::io as fdio;
+use greenshim_shim::fd::io as fdio;
+use greenshim_shim::fd::table::Interest;
 use greenshim_shim::offload;
+use greenshim_shim::park::context::on_green_thread;
 use greenshim_shim::sys::file::pidfd_open;
 
 use super::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
@@ -31,7 +31,7 @@ struct PidFd(OwnedFd);
 
 impl Drop for PidFd {
     fn drop(&mut self) {
-        fdtable::release(self.0.as_raw_fd(), false);
+        greenshim_shim::fd::close::release(self.0.as_raw_fd(), false);
     }
 }
 

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::sync::{Mutex as StdMutex, PoisonError};
 
-use greenshim_shim::context;
-use greenshim_shim::waitqueue::{self, Wait, WaitQueue, Woken};
+use greenshim_shim::park::context;
+use greenshim_shim::park::waitqueue::{self, Wait, WaitQueue, Woken};
 
 /// Lets `n` threads wait for each other; mirrors [`std::sync::Barrier`]. Waiting parks a green
 /// thread (blocks a plain thread); green and plain threads can meet at one barrier.

@@ -17,8 +17,8 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::sync::{Mutex as StdMutex, MutexGuard as StdGuard, PoisonError};
 use std::time::Instant;
 
-use greenshim_shim::waitqueue::{self, Wait, WaitQueue, Woken};
-use greenshim_shim::{context, park};
+use greenshim_shim::park::waitqueue::{self, Wait, WaitQueue, Woken};
+use greenshim_shim::park::{self, context};
 
 /// Where a channel keeps its buffered items, in the order it gives them out.
 pub(crate) trait Store<T>: Default {

@@ -4,8 +4,8 @@ use std::fmt;
 use std::sync::{LockResult, Mutex as StdMutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use greenshim_shim::context;
-use greenshim_shim::waitqueue::{self, Wait, WaitQueue, Woken};
+use greenshim_shim::park::context;
+use greenshim_shim::park::waitqueue::{self, Wait, WaitQueue, Woken};
 
 use super::MutexGuard;
 

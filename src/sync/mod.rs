@@ -118,7 +118,7 @@ pub use once::{Once, OnceState};
 pub use once_lock::{LazyLock, OnceLock};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use greenshim_shim::lock::RawMutex;
+use greenshim_shim::park::lock::RawMutex;
 
 /// Takes `raw`, raising a kill or timeout that arrives while waiting; if the stack already
 /// unwinds (a destructor taking a lock during a kill), waits for the lock regardless.

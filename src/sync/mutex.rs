@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::{LockResult, TryLockError, TryLockResult};
 
-use greenshim_shim::lock::RawMutex;
+use greenshim_shim::park::lock::RawMutex;
 
 use super::poison;
 

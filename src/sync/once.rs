@@ -4,8 +4,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex as StdMutex, PoisonError};
 
-use greenshim_shim::context;
-use greenshim_shim::waitqueue::{self, Wait, WaitQueue};
+use greenshim_shim::park::context;
+use greenshim_shim::park::waitqueue::{self, Wait, WaitQueue};
 
 const INCOMPLETE: u8 = 0;
 const POISONED: u8 = 1;

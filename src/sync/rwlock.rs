@@ -12,8 +12,8 @@ use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 use std::sync::{LockResult, Mutex as StdMutex, PoisonError, TryLockError, TryLockResult};
 
-use greenshim_shim::context;
-use greenshim_shim::waitqueue::{self, Wait, WaitQueue, Woken};
+use greenshim_shim::park::context;
+use greenshim_shim::park::waitqueue::{self, Wait, WaitQueue, Woken};
 
 use super::poison;
 

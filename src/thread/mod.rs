@@ -24,7 +24,7 @@ use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use greenshim_shim::context::{self, Context};
+use greenshim_shim::park::context::{self, Context};
 use greenshim_shim::park::{self, Wakeup};
 
 use crate::greenlet::{self, Greenlet};

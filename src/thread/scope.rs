@@ -10,7 +10,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use greenshim_shim::context::{self, Interrupt, InterruptUnwind};
+use greenshim_shim::park::context::{self, Interrupt, InterruptUnwind};
 
 use super::{Result, Thread};
 use crate::JoinError;

@@ -10,11 +10,12 @@
 //!
 //! Files opened before the patch, and all calls on plain threads, reach libc unchanged.
 
+use crate::sys::real;
 use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::os::fd::RawFd;
 
-use super::{Family, SendPtr, cooperative, in_forked_child, is_patched, offload_call, real};
-use crate::fdtable::{self, Origin};
+use super::{Family, SendPtr, cooperative, in_forked_child, is_patched, offload_call};
+use crate::fd::table::{self as fdtable, Origin};
 
 /// Whether a call on `fd` takes the file path: the family is patched, the fd is a regular file
 /// a hooked `open` opened, and the caller is a green thread.
@@ -255,7 +256,7 @@ fn open_with(call: impl FnOnce() -> c_int + Send) -> c_int {
         } else {
             Origin::Unknown
         };
-        fdtable::note_created(fd, origin);
+        crate::fd::close::note_created(fd, origin);
     }
     fd
 }

@@ -46,8 +46,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::{Family, decide, set_errno};
-use crate::context;
-use crate::waitqueue::{self, Wait, WaitQueue, Woken};
+use crate::park::context;
+use crate::park::waitqueue::{self, Wait, WaitQueue, Woken};
 
 const FUTEX_WAIT: i32 = libc::FUTEX_WAIT;
 const FUTEX_WAKE: i32 = libc::FUTEX_WAKE;
@@ -353,7 +353,7 @@ fn kernel_wake(word: usize, count: i32, bitset: u32) -> c_long {
     };
     // SAFETY: a futex wake of the caller's word; the kernel validates everything else.
     unsafe {
-        super::real::syscall(
+        crate::sys::real::syscall(
             libc::SYS_futex,
             [
                 word as c_long,
@@ -443,8 +443,8 @@ pub fn stats() -> FutexStats {
     FutexStats {
         green_wakes: GREEN_WAKES.load(Ordering::Relaxed),
         thread_bound_waits: THREAD_BOUND.load(Ordering::Relaxed),
-        other_workers_woken: crate::reactor::blocking_wakes(),
-        workers_blocked_now: crate::reactor::workers_blocked_now(),
+        other_workers_woken: crate::fd::reactor::blocking_wakes(),
+        workers_blocked_now: crate::fd::reactor::workers_blocked_now(),
         waiting_now: GREEN_WAITERS.load(Ordering::Relaxed),
     }
 }
@@ -480,18 +480,18 @@ pub unsafe extern "C" fn syscall(
                 // The worker is about to block: the other workers take its queue meanwhile.
                 // Inside: nothing here may park this green thread halfway through a protocol
                 // on its worker's own state.
-                let _blocked = super::inside(crate::reactor::before_blocking);
+                let _blocked = super::inside(crate::fd::reactor::before_blocking);
                 // The blocking detector and the deadlock check name the worker's wait (marked
                 // last: the libc calls above mark and clear the same record).
-                static NAME: &str = crate::monitor::THREAD_BOUND_FUTEX_WAIT;
-                let _mark = crate::monitor::in_libc(&NAME);
+                static NAME: &str = crate::trace::THREAD_BOUND_FUTEX_WAIT;
+                let _mark = crate::trace::in_libc_always(&NAME);
                 // SAFETY: the caller's call, unchanged.
-                return unsafe { super::real::syscall(number, args) };
+                return unsafe { crate::sys::real::syscall(number, args) };
             }
         }
     }
     // SAFETY: the caller's call, unchanged.
-    unsafe { super::real::syscall(number, args) }
+    unsafe { crate::sys::real::syscall(number, args) }
 }
 
 /// References every interposer of the family, so that a binary that patches links them.

@@ -20,23 +20,25 @@
 //! reaches a green thread parked in a hook is therefore *delivered as a result*: the call
 //! returns early (a sleep returns, an I/O call fails), the interrupt is recorded as delivered
 //! in the green thread's context, and `Timeout::run` and the greenlet's completion read it.
+//!
+//! **Floor 5** (with the runtime): may import every floor below; nothing below imports it.
+//! One file or folder per family; [`dns`] is the `Dns` family.
 
+pub mod dns;
 pub mod files;
 pub mod futex;
 pub mod poll;
 pub mod process;
 pub mod pthread;
-pub mod real;
 pub mod sleep;
 pub mod sockets;
 
-use std::cell::Cell;
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::context;
-use crate::fdtable::{self, Origin};
+use crate::fd::table::{self as fdtable, Origin};
+use crate::park::context;
 
 /// A group of libc symbols patched together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,7 +98,6 @@ impl Family {
 }
 
 static PATCHED: AtomicU32 = AtomicU32::new(0);
-static IN_FORKED_CHILD: AtomicBool = AtomicBool::new(false);
 
 /// Per-family counters.
 struct Counters {
@@ -134,8 +135,8 @@ pub fn stats(family: Family) -> FamilyStats {
 /// installs the fork handler (once).
 pub fn patch(family: Family) {
     keep_linked();
-    real::resolve_all();
-    install_fork_handler();
+    crate::sys::real::resolve_all();
+    crate::sys::pass::install_fork_handler();
     PATCHED.fetch_or(family.bit(), Ordering::SeqCst);
 }
 
@@ -148,7 +149,7 @@ fn keep_linked() {
     files::keep_linked();
     futex::keep_linked();
     pthread::keep_linked();
-    crate::dns::keep_linked();
+    dns::keep_linked();
 }
 
 /// Turns the cooperative path of `family` off; calls pass straight to libc again. Unpatching
@@ -156,7 +157,7 @@ fn keep_linked() {
 pub fn unpatch(family: Family) {
     PATCHED.fetch_and(!family.bit(), Ordering::SeqCst);
     if family == Family::Sockets {
-        fdtable::release_all(Origin::Pollable);
+        crate::fd::close::release_all(Origin::Pollable);
     }
 }
 
@@ -196,7 +197,7 @@ fn decide(family: Family, route: impl FnOnce(bool) -> bool) -> bool {
     }
     let c = &COUNTERS[family.index()];
     let green = context::on_green_thread();
-    let taken = !in_forked_child() && !is_inside() && route(green);
+    let taken = !in_forked_child() && !crate::sys::is_inside() && route(green);
     if taken && green {
         c.cooperative.fetch_add(1, Ordering::Relaxed);
     } else {
@@ -218,33 +219,7 @@ pub fn fortified_calls() -> u64 {
     FORTIFIED.load(Ordering::Relaxed)
 }
 
-/// Whether this is a child forked from a process that loaded greenshim (hooks pass through
-/// there: no locks, no allocation).
-#[inline]
-pub fn in_forked_child() -> bool {
-    IN_FORKED_CHILD.load(Ordering::Relaxed)
-}
-
-thread_local! {
-    static INSIDE: Cell<bool> = const { Cell::new(false) };
-}
-
-fn is_inside() -> bool {
-    INSIDE.with(Cell::get)
-}
-
-/// Runs `f` as greenshim's own code: the interposers pass the libc calls it makes straight
-/// through. `f` must not park (the flag belongs to the OS thread).
-pub fn inside<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            INSIDE.with(|c| c.set(self.0));
-        }
-    }
-    let _restore = Restore(INSIDE.with(|c| c.replace(true)));
-    f()
-}
+pub use crate::sys::{in_forked_child, inside, set_errno};
 
 /// A pointer from a hooked call's caller, sent to the offload pool with the call.
 pub(crate) struct SendPtr<T>(pub *mut T);
@@ -302,21 +277,4 @@ pub(crate) fn int_result(r: i32) -> io::Result<i32> {
     } else {
         Ok(r)
     }
-}
-
-pub(crate) fn install_fork_handler() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        extern "C" fn in_child() {
-            IN_FORKED_CHILD.store(true, Ordering::Relaxed);
-        }
-        // SAFETY: registers a plain function that only stores to a static; no preconditions.
-        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
-    });
-}
-
-/// Sets `errno` (for an interposer that fails with `-1`).
-pub fn set_errno(code: i32) {
-    // SAFETY: `__errno_location` returns the calling thread's errno slot, always valid.
-    unsafe { *libc::__errno_location() = code };
 }

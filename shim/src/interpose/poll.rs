@@ -11,17 +11,18 @@
 //! The signal mask of `ppoll`/`pselect`/`epoll_pwait` applies to the kernel calls only, not
 //! while the green thread is parked (a green thread has no signal mask of its own).
 
+use crate::sys::real;
 use std::ffi::c_int;
 use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use super::{Family, SendPtr, cooperative, offload_call, real};
-use crate::context;
-use crate::fdtable::{self, Entry, Interest};
-use crate::io::delivered;
+use super::{Family, SendPtr, cooperative, offload_call};
+use crate::fd::io::delivered;
+use crate::fd::reactor;
+use crate::fd::table::{self as fdtable, Entry, Interest};
+use crate::park::context;
 use crate::park::{self, Wakeup};
-use crate::reactor;
 
 /// The deadline of a millisecond timeout (`None`: wait forever; negative values mean that).
 fn deadline_ms(ms: c_int) -> Option<Instant> {
@@ -79,7 +80,7 @@ fn park_on(watches: &[Watch], deadline: Option<Instant>) -> io::Result<bool> {
         queued += 1;
     }
     let r = if queued == watches.len() {
-        let _on = ctx.waiting(crate::monitor::WaitOn::Poll { fds: watches.len() });
+        let _on = ctx.waiting(crate::park::wait::WaitOn::Poll { fds: watches.len() });
         park::park_in(&ctx, deadline)
     } else {
         // Something fired since the kernel was asked: ask again.

@@ -6,13 +6,14 @@
 //! pidfds run the real call on the offload pool. `WNOHANG` calls and plain threads go straight
 //! to libc.
 
+use crate::sys::real;
 use std::ffi::c_int;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use super::{Family, SendPtr, cooperative, int_result, offload_call, real, ret_int};
-use crate::fdtable::Interest;
-use crate::io::{OnInterrupt, wait_ready_unadopted};
+use super::{Family, SendPtr, cooperative, int_result, offload_call, ret_int};
+use crate::fd::io::{OnInterrupt, wait_ready_unadopted};
+use crate::fd::table::Interest;
 
 /// Waits for the child behind `pidfd` to exit, then runs `reap` (a `WNOHANG` call that returns
 /// 0 while the child is still running).

@@ -5,12 +5,13 @@
 //! sleep (std's `thread::sleep` retries on `EINTR`, so that is the only early end it lets its
 //! caller see); the interrupt is recorded as delivered (see the module docs of `interpose`).
 
+use crate::sys::real;
 use std::ffi::{c_int, c_uint};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{Family, cooperative, real, set_errno};
-use crate::context;
+use super::{Family, cooperative, set_errno};
 use crate::park;
+use crate::park::context;
 
 /// A `timespec` as a duration; `None` if it is not a valid one (negative, or nanoseconds out
 /// of range), which libc reports as `EINVAL`.

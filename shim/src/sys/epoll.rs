@@ -63,7 +63,7 @@ impl Epoll {
         loop {
             // SAFETY: `events` is a live, writable buffer of at least `max` entries.
             let n = unsafe {
-                crate::interpose::real::epoll_wait(self.0.as_raw_fd(), events.as_mut_ptr(), max, 0)
+                crate::sys::real::epoll_wait(self.0.as_raw_fd(), events.as_mut_ptr(), max, 0)
             };
             match cvt(n) {
                 Ok(n) => return Ok(n as usize),

@@ -53,7 +53,7 @@ pub fn write_nowait(fd: RawFd, buf: &[u8]) -> io::Result<Option<usize>> {
 pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         // SAFETY: `buf` is writable for its whole length.
-        let r = unsafe { crate::interpose::real::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        let r = unsafe { crate::sys::real::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
         match cvt_size(r) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             other => return other,
@@ -65,9 +65,7 @@ pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
 pub fn bytes_ready(fd: RawFd) -> io::Result<usize> {
     let mut n: libc::c_int = 0;
     // SAFETY: FIONREAD writes one c_int through the pointer, which points at a live local.
-    cvt(unsafe {
-        crate::interpose::real::ioctl(fd, libc::FIONREAD, (&raw mut n) as libc::c_ulong)
-    })?;
+    cvt(unsafe { crate::sys::real::ioctl(fd, libc::FIONREAD, (&raw mut n) as libc::c_ulong) })?;
     Ok(n.max(0) as usize)
 }
 

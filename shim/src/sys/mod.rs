@@ -2,10 +2,18 @@
 //! and the process's mapping count, which bound how many stacks can be alive), eventfds,
 //! [`epoll`], [`poll`] and the socket calls of [`socket`]. Every call returns `io::Result`
 //! through [`cvt`] / [`cvt_r`].
+//!
+//! **Floor 2.** [`real`] is the table of libc's own functions behind the interposers, and
+//! [`pass`] the flags that send a call straight through. This floor may import `trace` only
+//! (every real call marks it for the blocking detector).
 
 pub mod epoll;
 pub mod file;
+pub mod pass;
+pub mod real;
 pub mod socket;
+
+pub use pass::{in_forked_child, inside, is_inside, set_errno};
 
 use std::fs;
 use std::io;
@@ -75,14 +83,14 @@ pub fn cvt_r(mut f: impl FnMut() -> libc::c_int) -> io::Result<libc::c_int> {
 pub fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
     let mut v = libc::c_int::from(on);
     // SAFETY: FIONBIO reads one c_int through the pointer, which points at a live local.
-    cvt(unsafe { crate::interpose::real::ioctl(fd, libc::FIONBIO, (&raw mut v) as libc::c_ulong) })
+    cvt(unsafe { crate::sys::real::ioctl(fd, libc::FIONBIO, (&raw mut v) as libc::c_ulong) })
         .map(drop)
 }
 
 /// Whether `O_NONBLOCK` is set on the open file description of `fd`.
 pub fn is_nonblocking(fd: RawFd) -> io::Result<bool> {
     // SAFETY: F_GETFL takes no pointer argument.
-    let flags = cvt(unsafe { crate::interpose::real::fcntl(fd, libc::F_GETFL, 0) })?;
+    let flags = cvt(unsafe { crate::sys::real::fcntl(fd, libc::F_GETFL, 0) })?;
     Ok(flags & libc::O_NONBLOCK != 0)
 }
 
@@ -134,7 +142,7 @@ pub fn poll(
         libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
     });
     // SAFETY: `fds` is a live array of two pollfd; the count passed matches it.
-    let r = unsafe { crate::interpose::real::poll(fds.as_mut_ptr(), 2, ms) };
+    let r = unsafe { crate::sys::real::poll(fds.as_mut_ptr(), 2, ms) };
     match cvt(r) {
         Ok(_) => Ok(fds[0].revents),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
@@ -162,7 +170,7 @@ impl EventFd {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a live u64 to an fd this value owns. A failure (counter
         // overflow, EAGAIN) leaves the fd readable, which is all a notification needs.
-        unsafe { crate::interpose::real::write(self.0.as_raw_fd(), (&raw const one).cast(), 8) };
+        unsafe { crate::sys::real::write(self.0.as_raw_fd(), (&raw const one).cast(), 8) };
     }
 
     /// Resets the counter to zero (non-blocking).
@@ -170,7 +178,7 @@ impl EventFd {
         use std::os::fd::AsRawFd;
         let mut value: u64 = 0;
         // SAFETY: reads at most 8 bytes into a live u64; EAGAIN (already zero) is fine.
-        unsafe { crate::interpose::real::read(self.0.as_raw_fd(), (&raw mut value).cast(), 8) };
+        unsafe { crate::sys::real::read(self.0.as_raw_fd(), (&raw mut value).cast(), 8) };
     }
 }
 

@@ -136,7 +136,7 @@ fn to_ip(storage: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
 pub fn socket(family: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: socket takes no pointers.
     let fd = cvt(unsafe {
-        crate::interpose::real::socket(family, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0)
+        crate::sys::real::socket(family, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0)
     })?;
     // SAFETY: `fd` was just returned by socket and belongs to nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -155,7 +155,7 @@ pub fn family_of(addr: &SocketAddr) -> libc::c_int {
 /// error (see [`is_backlog_full`]).
 pub fn connect(fd: RawFd, addr: &RawAddr) -> io::Result<bool> {
     // SAFETY: `addr` holds `len` initialized bytes of a socket address.
-    match cvt_r(|| unsafe { crate::interpose::real::connect(fd, addr.as_ptr(), addr.len) }) {
+    match cvt_r(|| unsafe { crate::sys::real::connect(fd, addr.as_ptr(), addr.len) }) {
         Ok(_) => Ok(true),
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(false),
         Err(e) => Err(e),
@@ -185,7 +185,7 @@ pub fn accept_ip(fd: RawFd) -> io::Result<(OwnedFd, SocketAddr)> {
     let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
     // SAFETY: `storage` is writable for `len` bytes and `len` is a live socklen_t.
     let new = cvt_r(|| unsafe {
-        crate::interpose::real::accept4(fd, storage.as_mut_ptr().cast(), &raw mut len, flags)
+        crate::sys::real::accept4(fd, storage.as_mut_ptr().cast(), &raw mut len, flags)
     })?;
     // SAFETY: `new` was just returned by accept4 and belongs to nobody else.
     let owned = unsafe { OwnedFd::from_raw_fd(new) };

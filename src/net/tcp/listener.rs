@@ -4,7 +4,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 
-use greenshim_shim::fdtable::{self, Interest};
+use greenshim_shim::fd::table::{self as fdtable, Interest};
 use greenshim_shim::sys::socket as sock;
 
 use crate::net::resolve::resolve;

@@ -5,8 +5,8 @@ use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use greenshim_shim::fdtable::{self, Interest};
-use greenshim_shim::io::{self as fdio, Waited};
+use greenshim_shim::fd::io::{self as fdio, Waited};
+use greenshim_shim::fd::table::{self as fdtable, Interest};
 use greenshim_shim::sys::socket::{self as sock, RawAddr};
 
 use crate::net::resolve::each_addr;

@@ -4,7 +4,7 @@ use std::io;
 use std::net::Shutdown;
 use std::path::Path;
 
-use greenshim_shim::fdtable::Interest;
+use greenshim_shim::fd::table::Interest;
 
 use super::SocketAddr;
 use crate::net::{Managed, socket_impls};

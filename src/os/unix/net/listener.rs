@@ -3,7 +3,7 @@
 use std::io;
 use std::path::Path;
 
-use greenshim_shim::fdtable::Interest;
+use greenshim_shim::fd::table::Interest;
 
 use super::{SocketAddr, UnixStream};
 use crate::net::{Managed, socket_impls};

@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use greenshim_shim::fdtable;
+use greenshim_shim::fd::table as fdtable;
 use greenshim_shim::park;
 use greenshim_shim::sys::socket::{self as sock, RawAddr};
 
@@ -86,7 +86,7 @@ fn connect_raw(addr: &RawAddr) -> io::Result<UnixStream> {
             // A full backlog: a Unix connect cannot be waited for with poll, so retry.
             Err(e) if sock::is_backlog_full(&e) => {
                 if let Err(i) = park::sleep_until(Instant::now() + pause) {
-                    return Err(greenshim_shim::io::interrupted(i));
+                    return Err(greenshim_shim::fd::io::interrupted(i));
                 }
                 pause = (pause * 2).min(MAX_BACKOFF);
             }

@@ -31,8 +31,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use crate::context::{Context, Interrupt};
-use crate::monitor::WaitOn;
+use crate::park::context::{Context, Interrupt};
+use crate::park::wait::WaitOn;
 use crate::park::{self, Waker, Wakeup};
 
 /// A waiter parked in [`wait`]. Lives on the waiter's stack.
@@ -350,7 +350,7 @@ pub fn wait_until<S>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context;
+    use crate::park::context;
     use std::sync::Arc;
     use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //!
 //! Every blocking fd operation of greenshim (the `net` mirror now, the hooks later) is an
 //! `op` closure run by [`do_io`] or [`write_all`]. The loop adopts the fd (see
-//! [`crate::fdtable`]), honours the user's non-blocking mode and timeouts, and waits:
+//! [`crate::fd::table`]), honours the user's non-blocking mode and timeouts, and waits:
 //!
 //! - on a green thread, with a waker queued on the fd's direction and the park primitive, so
 //!   deadlines, kill and `Timeout` work as for every other park;
@@ -16,10 +16,10 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::context::{self, Context, Interrupt};
-use crate::fdtable::{self, Desc, Entry, Interest};
+use crate::fd::reactor;
+use crate::fd::table::{self as fdtable, Desc, Entry, Interest};
+use crate::park::context::{self, Context, Interrupt};
 use crate::park::{self, Waker, Wakeup};
-use crate::reactor;
 use crate::sys::{self, PollFor};
 
 /// How a wait for an fd ended, when it did not fail.
@@ -166,7 +166,7 @@ pub fn hook_io<T>(
 
 /// The retry loop: `op` gets the fd's entry and description and the readiness tick read just
 /// before it. It
-/// runs inside greenshim (see [`crate::interpose::inside`]): the libc calls the mirrors make
+/// runs inside greenshim (see [`crate::sys::inside`]): the libc calls the mirrors make
 /// through std there pass the interposers straight through.
 fn retry<T>(
     fd: RawFd,
@@ -177,7 +177,7 @@ fn retry<T>(
     let mut p = Pending::start(fd, interest, how)?;
     loop {
         let tick = p.tick();
-        match crate::interpose::inside(|| op(p.e, p.d, tick)) {
+        match crate::sys::inside(|| op(p.e, p.d, tick)) {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                 if p.d.nonblocking() {
                     return Err(err);
@@ -264,7 +264,7 @@ fn write_all_with(
     let mut done = 0;
     loop {
         let tick = p.tick();
-        match crate::interpose::inside(|| op(done)) {
+        match crate::sys::inside(|| op(done)) {
             Ok(n) => {
                 done += n;
                 if done >= len || n == 0 || p.d.nonblocking() {
@@ -361,7 +361,7 @@ pub fn wait(
         Some(w @ Waker::Green(_)) if ctx.is_green() => {
             reactor::register(fd, e)?;
             let write = matches!(interest, Interest::Write);
-            let _on = ctx.waiting(crate::monitor::WaitOn::Fd { fd, write });
+            let _on = ctx.waiting(crate::park::wait::WaitOn::Fd { fd, write });
             park_green(&ctx, w, e.side(interest), tick, deadline, how)?
         }
         Some(Waker::Thread(tw)) => {

@@ -16,10 +16,10 @@ use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::context::{Context, Interrupt};
-use crate::park::Waker;
+use crate::park::context::{Context, Interrupt};
+use crate::park::waker::Waker;
 
 const PENDING: u8 = 0;
 const FIRING: u8 = 1;
@@ -131,6 +131,16 @@ fn timer() -> &'static Timer {
     })
 }
 
+/// The sysmon's check, run on the timer thread: returns when to run it next, or `None` while
+/// it has nothing to watch (pushed down by the runtime; see `fd::reactor::sysmon_tick`).
+static SYSMON: OnceLock<fn() -> Option<Duration>> = OnceLock::new();
+
+/// Installs the sysmon check the timer thread runs (the runtime does, once). `poke` runs it
+/// at once.
+pub fn set_sysmon(tick: fn() -> Option<Duration>) {
+    let _ = SYSMON.set(tick);
+}
+
 impl Timer {
     fn lock(&self) -> MutexGuard<'_, Heap> {
         self.heap.lock().unwrap_or_else(|e| e.into_inner())
@@ -139,7 +149,6 @@ impl Timer {
     fn run(&self) {
         let mut due = Vec::new();
         let mut wakes = Vec::new();
-        let mut sysmon = crate::reactor::Sysmon::default();
         let mut sysmon_at: Option<Instant> = None;
         let mut heap = self.lock();
         loop {
@@ -147,7 +156,10 @@ impl Timer {
             if heap.sysmon_poked || sysmon_at.is_some_and(|at| at <= now) {
                 heap.sysmon_poked = false;
                 drop(heap);
-                sysmon_at = sysmon.tick().map(|period| now + period);
+                sysmon_at = SYSMON
+                    .get()
+                    .and_then(|tick| tick())
+                    .map(|period| now + period);
                 heap = self.lock();
                 now = Instant::now();
             }
@@ -161,7 +173,7 @@ impl Timer {
                 for entry in due.drain(..) {
                     entry.fire(&mut wakes);
                 }
-                crate::dispatch::wake_batch(&mut wakes);
+                crate::park::waker::wake_batch(&mut wakes);
                 heap = self.lock();
                 continue;
             }

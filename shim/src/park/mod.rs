@@ -6,97 +6,35 @@
 //! pending-interrupt slot of the caller's [`Context`] is checked before parking and after every
 //! wake-up, so kill and timeouts reach a waiting green thread at once.
 //!
-//! Deadlines of green threads go to greenshim's [`crate::timer`], never to may's timer.
+//! Deadlines of green threads go to greenshim's [`crate::park::timer`], never to may's timer.
 //!
 //! Wake-ups may be spurious (a stale unpark, a timer that fired as the waiter woke anyway):
 //! callers loop on their own condition; [`wait_until`] is that loop.
+//!
+//! **Floor 3.** This folder is the park floor: [`waker`] (what wakes a waiter, and the
+//! dispatcher for wake-ups from other threads), [`which`] (is the caller a green thread),
+//! [`context`] (per-green-thread state and the registry of live ones), [`wait`] (what a
+//! parked green thread waits on), [`timer`], this park primitive, and what is built on it
+//! ([`waitqueue`], [`lock`]). It may import `sys` and `trace`; the reactor kick and the sysmon
+//! check reach it as functions the runtime installs.
+
+pub mod context;
+pub mod lock;
+pub mod timer;
+pub mod wait;
+pub mod waitqueue;
+pub mod waker;
+pub mod which;
+
+pub use waker::{ThreadWaker, Waker};
 
 use std::cell::Cell;
-use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use crate::context::{self, Context, Interrupt};
-use crate::monitor::{self, WaitOn};
-use crate::sys::EventFd;
-use crate::timer;
-
-/// Wakes one parked green thread or OS thread. Cheap to clone.
-#[derive(Clone, Debug)]
-pub enum Waker {
-    /// A green thread.
-    Green(may::coroutine::Coroutine),
-    /// A plain OS thread.
-    Thread(Arc<ThreadWaker>),
-}
-
-/// What wakes a plain OS thread: `Thread::unpark` for [`park`], plus an eventfd for a thread
-/// blocked in `poll(2)` on an fd (created the first time the thread waits on an fd).
-#[derive(Debug)]
-pub struct ThreadWaker {
-    thread: std::thread::Thread,
-    poll_wake: OnceLock<EventFd>,
-}
-
-impl ThreadWaker {
-    /// The eventfd that [`Waker::wake`] signals, for a `poll(2)` that must also return when the
-    /// thread is woken (an interrupt, or the fd being closed by greenshim).
-    pub fn poll_wake_fd(&self) -> io::Result<&EventFd> {
-        if let Some(fd) = self.poll_wake.get() {
-            return Ok(fd);
-        }
-        let fd = EventFd::new()?;
-        Ok(self.poll_wake.get_or_init(|| fd))
-    }
-}
-
-thread_local! {
-    static THREAD_WAKER: Arc<ThreadWaker> = Arc::new(ThreadWaker {
-        thread: std::thread::current(),
-        poll_wake: OnceLock::new(),
-    });
-}
-
-impl Waker {
-    /// The waker of the running code.
-    pub fn current() -> Waker {
-        if context::on_green_thread() {
-            Self::current_green()
-        } else {
-            Self::current_thread()
-        }
-    }
-
-    pub(crate) fn current_green() -> Waker {
-        Waker::Green(may::coroutine::current())
-    }
-
-    pub(crate) fn current_thread() -> Waker {
-        Waker::Thread(THREAD_WAKER.with(Arc::clone))
-    }
-
-    /// Wakes the target. Waking a target that is not parked makes its next park return at once.
-    /// From a green thread, the woken green thread joins that worker's queue; from any other
-    /// thread it goes through the dispatcher, which hands it to the first idle worker (it never
-    /// runs on the caller's thread).
-    pub fn wake(&self) {
-        match self {
-            Waker::Green(co) if context::on_green_thread() => co.unpark(),
-            Waker::Green(co) => crate::dispatch::wake_green(co.clone()),
-            Waker::Thread(t) => t.wake(),
-        }
-    }
-}
-
-impl ThreadWaker {
-    fn wake(&self) {
-        self.thread.unpark();
-        if let Some(fd) = self.poll_wake.get() {
-            fd.notify();
-        }
-    }
-}
+use self::context::{Context, Interrupt};
+use crate::park::wait::WaitOn;
+use crate::trace;
 
 /// How a park ended, when it was not interrupted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,9 +208,9 @@ pub fn yield_before_park() {
 fn park_coroutine(ctx: &Context, deadline: Option<Instant>) {
     GREEN_PARKS.fetch_add(1, Ordering::Relaxed);
     ctx.note_parked(deadline);
-    monitor::switch_out();
+    trace::switch_out();
     may::coroutine::park();
-    monitor::switch_in(ctx.id());
+    trace::switch_in(ctx.id());
     BUDGET.set(BUDGET_PER_TURN);
     ctx.note_running();
 }
@@ -280,9 +218,9 @@ fn park_coroutine(ctx: &Context, deadline: Option<Instant>) {
 /// may's yield, with the worker's switch record kept (see [`monitor`]).
 #[inline]
 fn green_yield() {
-    let id = monitor::switch_out();
+    let id = trace::switch_out();
     may::coroutine::yield_now();
-    monitor::switch_in(id);
+    trace::switch_in(id);
     BUDGET.set(BUDGET_PER_TURN);
 }
 

@@ -15,9 +15,9 @@ use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::context;
-use crate::interpose::{Family, cooperative, real};
+use crate::interpose::{Family, cooperative};
 use crate::offload;
+use crate::park::context;
 
 thread_local! {
     static OFFLOAD_NEXT_LOOKUP: Cell<bool> = const { Cell::new(false) };
@@ -106,6 +106,7 @@ fn lookup_call<R: Send>(call: impl FnOnce() -> R + Send) -> R {
         call()
     }
 }
+use crate::sys::real;
 
 use crate::interpose::SendPtr;
 

@@ -27,8 +27,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use crate::monitor::{self, WaitCell, WaitOn};
-use crate::park::Waker;
+use super::wait::{WaitCell, WaitOn};
+use super::waker::Waker;
+pub use super::which::on_green_thread;
+use crate::trace;
 
 /// Slot value meaning "this green thread is being killed".
 pub const KILL: u64 = 1;
@@ -140,7 +142,7 @@ impl Context {
         spawn_site: Option<&'static Location<'static>>,
     ) -> Arc<Self> {
         let ctx = Arc::new(Self::new(name, spawn_site, true));
-        monitor::register(&ctx);
+        registry::register(&ctx);
         ctx
     }
 
@@ -301,7 +303,7 @@ impl Context {
     pub fn bind_current(self: &Arc<Self>, exit_guard: Option<Box<dyn Any>>) {
         debug_assert!(may::coroutine::is_coroutine());
         self.waker.set(Waker::current_green()).ok();
-        monitor::switch_in(self.id);
+        trace::switch_in(self.id);
         BINDING.with(|b| {
             *b.borrow_mut() = Some(Binding {
                 ctx: self.clone(),
@@ -319,7 +321,7 @@ struct Binding {
 
 impl Drop for Binding {
     fn drop(&mut self) {
-        monitor::forget(self.ctx.id);
+        registry::forget(self.ctx.id);
     }
 }
 
@@ -335,62 +337,6 @@ thread_local! {
     static SILENCE_SPAWN_PANICS: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Whether the caller runs on a green thread that may park.
-///
-/// A green thread that is unwinding (a panic, a kill, a `Timeout`) or inside the panic hook
-/// counts as a plain thread: every wait it makes blocks its worker instead of parking. std
-/// keeps the panic count and the "inside the panic hook" flag per OS thread, so a green thread
-/// that parked mid-unwind would leave its worker "panicking" for the next green thread there,
-/// whose own panic would then be a double panic and abort the process. `panicking()` costs one
-/// relaxed load of std's global panic count while nothing panics anywhere.
-///
-/// Only may's own threads are asked whether they run a coroutine: may's answer sets up a
-/// per-thread context with an allocation on a thread's first call, and a hooked call on any
-/// other thread (std's allocation-failure hook writing to stderr on a thread whose memory ran
-/// out, for one) must not allocate.
-#[inline]
-pub fn on_green_thread() -> bool {
-    on_may_thread() && may::coroutine::is_coroutine() && !std::thread::panicking()
-}
-
-/// may's threads (its timer and workers), recorded once the runtime has started; `None` inside
-/// when they could not be told apart (may was started before greenshim's runtime): then every
-/// thread counts as one of may's.
-static MAY_THREADS: OnceLock<Option<Box<[i32]>>> = OnceLock::new();
-
-thread_local! {
-    /// Whether this OS thread is one of may's: 0 not known yet, 1 yes, 2 no.
-    static ON_MAY_THREAD: Cell<u8> = const { Cell::new(0) };
-}
-
-/// Records may's threads (at runtime start-up): the threads that appeared while it started,
-/// which must be at least its `workers` and its timer.
-pub(crate) fn note_may_threads(tids: &[i32], workers: usize) {
-    let known = (tids.len() > workers).then(|| tids.into());
-    let _ = MAY_THREADS.set(known);
-}
-
-/// Whether the calling OS thread is one of may's, without allocating.
-#[inline]
-fn on_may_thread() -> bool {
-    match ON_MAY_THREAD.get() {
-        1 => true,
-        2 => false,
-        _ => {
-            // Before start-up nothing runs green; don't remember that (a worker may ask while
-            // the runtime starts).
-            let Some(known) = MAY_THREADS.get() else {
-                return false;
-            };
-            let yes = known
-                .as_ref()
-                .is_none_or(|tids| tids.contains(&crate::sys::gettid()));
-            ON_MAY_THREAD.set(if yes { 1 } else { 2 });
-            yes
-        }
-    }
-}
-
 /// The context of the running code. A coroutine that greenshim did not spawn (raw may) gets a
 /// context on first use.
 pub fn current() -> Arc<Context> {
@@ -403,7 +349,7 @@ pub fn current() -> Arc<Context> {
         }
         let ctx = Context::new_green(None, None);
         ctx.waker.set(Waker::current_green()).ok();
-        monitor::switch_in(ctx.id);
+        trace::switch_in(ctx.id);
         *b.borrow_mut() = Some(Binding {
             ctx: ctx.clone(),
             _exit_guard: None,
@@ -436,4 +382,49 @@ pub(crate) fn install_panic_filter() {
             previous(info);
         }
     }));
+}
+
+/// The registry: Every green thread greenshim knows (spawned by it, or a raw may coroutine that used it), listed from creation until its stack is released, for the diagnostics.
+pub mod registry {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex, MutexGuard};
+
+    use crate::park::context::Context;
+
+    fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    const SHARDS: usize = 16;
+    static REGISTRY: [Mutex<BTreeMap<u64, Arc<Context>>>; SHARDS] =
+        [const { Mutex::new(BTreeMap::new()) }; SHARDS];
+
+    fn shard(id: u64) -> &'static Mutex<BTreeMap<u64, Arc<Context>>> {
+        &REGISTRY[(id as usize) % SHARDS]
+    }
+
+    /// Lists a new green thread.
+    pub(crate) fn register(ctx: &Arc<Context>) {
+        lock(shard(ctx.id())).insert(ctx.id(), ctx.clone());
+    }
+
+    /// Removes green thread `id` from the list (its stack is gone, or it never started).
+    pub fn forget(id: u64) {
+        lock(shard(id)).remove(&id);
+    }
+
+    /// Every listed green thread, by id.
+    pub fn live() -> Vec<Arc<Context>> {
+        let mut all = Vec::new();
+        for s in &REGISTRY {
+            all.extend(lock(s).values().cloned());
+        }
+        all.sort_by_key(|c| c.id());
+        all
+    }
+
+    /// The context of green thread `id`, if it is listed.
+    pub fn get(id: u64) -> Option<Arc<Context>> {
+        lock(shard(id)).get(&id).cloned()
+    }
 }

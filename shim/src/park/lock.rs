@@ -20,9 +20,9 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use crate::context::{self, Interrupt};
 use crate::park;
-use crate::waitqueue::{self, Wait, WaitQueue, Woken};
+use crate::park::context::{self, Interrupt};
+use crate::park::waitqueue::{self, Wait, WaitQueue, Woken};
 
 const UNLOCKED: u8 = 0;
 const LOCKED: u8 = 1;

@@ -54,7 +54,7 @@ macro_rules! real_fns {
                 // signature is the one declared here.
                 let f: unsafe extern "C" fn($($ty),*) -> $ret = unsafe { std::mem::transmute(p) };
                 static NAME: &str = stringify!($name);
-                let _mark = crate::monitor::in_libc(&NAME);
+                let _mark = crate::trace::in_libc(&NAME);
                 // SAFETY: the caller upholds the C contract.
                 unsafe { f($($arg),*) }
             }
@@ -173,7 +173,7 @@ static RESOLVE_AT_LOAD: extern "C" fn() = {
         resolve(&SYSCALL, "syscall\0");
         // Before any fork: hooks in a forked child must know they are there even if the
         // patch was never applied (close and dup2 are tracked unpatched too).
-        super::install_fork_handler();
+        super::pass::install_fork_handler();
     }
     at_load
 };

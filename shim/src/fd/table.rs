@@ -14,20 +14,7 @@
 //! An fd is *adopted* when it has a `Desc`: the kernel's `O_NONBLOCK` is then always set, the
 //! user's intent is `Desc::nonblocking`, and every wait goes through the park primitive (green
 //! threads) or `poll(2)` (plain threads). Adoption reads the intent and timeouts from the
-//! kernel first, so nothing set before adoption is lost.
-//!
-//! Closing (`release`) follows the order the reactor needs, so that a waiter never sleeps on
-//! a dead fd and a reused fd number is never confused with the old one:
-//!
-//! ```text
-//!  closer                                   waiter (parked on fd, generation g)
-//!  ------                                   ------
-//!  generation = g + 1
-//!  epoll DEL (before the real close)
-//!  wake every waiter  --------------------> wakes, sees generation != g -> EBADF
-//!  drop the Desc reference
-//!  (caller) close(fd)
-//! ```
+//! kernel first, so nothing set before adoption is lost. Closing is the close protocol (`fd/close.rs`)'s.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -36,7 +23,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::park::Waker;
+use crate::park::waker::Waker;
 use crate::sys;
 use crate::sys::socket::TimeoutOpt;
 
@@ -238,43 +225,6 @@ pub enum Origin {
     File,
 }
 
-/// A hooked call just created `fd`: whatever an earlier fd of that number left in the table
-/// (it was closed behind the hooks' back) is released first, then `origin` is recorded.
-pub fn note_created(fd: RawFd, origin: Origin) {
-    release(fd, false);
-    if let Ok(e) = entry(fd) {
-        e.origin.store(origin as u8, Ordering::Release);
-    }
-}
-
-/// Releases every adopted fd of `origin`, giving it back its user's blocking mode (the monkey
-/// patch is being turned off: code that then calls libc directly must find the kernel mode it
-/// asked for).
-pub fn release_all(origin: Origin) {
-    for (p, page) in ENTRIES.pages.iter().enumerate() {
-        if page.load(Ordering::Acquire).is_null() {
-            continue;
-        }
-        for i in 0..PAGE {
-            let fd = (p * PAGE + i) as RawFd;
-            if let Some(e) = lookup(fd)
-                && e.origin() == origin
-                && e.desc().is_some()
-            {
-                release(fd, true);
-            }
-        }
-    }
-}
-
-/// `fd` is about to be closed by a hooked `close`: releases it and forgets its origin.
-pub fn forget(fd: RawFd) {
-    release(fd, false);
-    if let Some(e) = lookup(fd) {
-        e.origin.store(Origin::Unknown as u8, Ordering::Release);
-    }
-}
-
 /// The state of an open file description that the kernel cannot keep for greenshim.
 #[derive(Default, Debug)]
 pub struct Desc {
@@ -450,37 +400,51 @@ pub fn share(fd: RawFd, new_fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Forgets `fd` before it is closed (or handed back to code that knows nothing of greenshim):
-/// removes it from the reactor, wakes its waiters (they fail with `EBADF`) and drops its
-/// description reference. With `restore_blocking`, a description whose last reference this was
-/// gets the user's blocking mode back in the kernel.
-pub fn release(fd: RawFd, restore_blocking: bool) {
-    let Some(e) = lookup(fd) else { return };
-    let id = e.desc.load(Ordering::Acquire);
-    if id == 0 && !e.is_registered() {
-        return;
+impl Entry {
+    /// First half of a release (see the close protocol (`fd/close.rs`)): a new generation, and the entry no
+    /// longer registered. Returns whether it was registered, or `None` when the fd has
+    /// nothing to release.
+    pub(crate) fn begin_release(&self) -> Option<bool> {
+        if self.desc.load(Ordering::Acquire) == 0 && !self.is_registered() {
+            return None;
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Some(self.registered.swap(false, Ordering::AcqRel))
     }
-    e.generation.fetch_add(1, Ordering::AcqRel);
-    if e.registered.swap(false, Ordering::AcqRel) {
-        crate::reactor::deregister(fd);
+
+    /// Second half of a release: wakes every waiter (they see the new generation) and drops
+    /// the description reference; returns the description if this was its last reference.
+    pub(crate) fn end_release(&self) -> Option<&'static Desc> {
+        let mut woken = Vec::new();
+        self.read.fire(&mut woken);
+        self.write.fire(&mut woken);
+        self.read.closed.store(false, Ordering::Release);
+        self.write.closed.store(false, Ordering::Release);
+        for w in woken {
+            w.wake();
+        }
+        let id = self.desc.swap(0, Ordering::AcqRel);
+        if id == 0 { None } else { drop_desc_ref(id) }
     }
-    let mut woken = Vec::new();
-    e.read.fire(&mut woken);
-    e.write.fire(&mut woken);
-    e.read.closed.store(false, Ordering::Release);
-    e.write.closed.store(false, Ordering::Release);
-    for w in woken {
-        w.wake();
+
+    /// Records where the fd came from.
+    pub(crate) fn set_origin(&self, origin: Origin) {
+        self.origin.store(origin as u8, Ordering::Release);
     }
-    let id = e.desc.swap(0, Ordering::AcqRel);
-    if id != 0
-        && let Some(d) = drop_desc_ref(id)
-        && restore_blocking
-        && !d.nonblocking()
-    {
-        // Best effort: the fd is being handed over, and an error here (a closed fd) leaves
-        // nothing to restore.
-        sys::set_nonblocking(fd, false).ok();
+}
+
+/// Calls `f` with every fd that has an entry.
+pub(crate) fn for_each_entry(mut f: impl FnMut(RawFd, &'static Entry)) {
+    for (p, page) in ENTRIES.pages.iter().enumerate() {
+        if page.load(Ordering::Acquire).is_null() {
+            continue;
+        }
+        for i in 0..PAGE {
+            let fd = (p * PAGE + i) as RawFd;
+            if let Some(e) = lookup(fd) {
+                f(fd, e);
+            }
+        }
     }
 }
 

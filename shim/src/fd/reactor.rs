@@ -38,19 +38,19 @@
 //!
 //! Each reactor's epoll also holds its worker's *kick* eventfd, through which threads that are
 //! not workers (the timer, the offload pool, plain threads) hand wake-ups to the first idle
-//! worker; see [`crate::dispatch`].
+//! worker; see [`crate::park::waker`].
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use may::io::WaitIo;
 
-use crate::dispatch;
-use crate::fdtable::{self, Entry, Interest};
-use crate::park::Waker;
+use crate::fd::table::{self as fdtable, Entry, Interest};
+use crate::park::waker as dispatch;
+use crate::park::waker::Waker;
 use crate::sys::EventFd;
 use crate::sys::epoll::{self, Epoll};
 
@@ -187,7 +187,7 @@ pub fn blocking_wakes() -> u64 {
 pub(crate) fn before_blocking() -> Blocked {
     if BLOCKED_NOW.fetch_add(1, Ordering::SeqCst) == 0 {
         // The sysmon's periodic wake-ups start (see `Sysmon::tick`).
-        crate::timer::poke();
+        crate::park::timer::poke();
     }
     if let Some(all) = reactors()
         && all.len() > 1
@@ -285,7 +285,7 @@ pub fn sysmon_rescues() -> u64 {
 /// its last check; if none has, it drains it itself and hands the woken green threads to the
 /// first idle worker through the dispatcher.
 #[derive(Debug)]
-pub(crate) struct Sysmon {
+struct Sysmon {
     seen: u64,
     period: Duration,
     events: Vec<epoll::Event>,
@@ -308,7 +308,7 @@ impl Sysmon {
     ///
     /// While a worker is blocked in a thread-bound wait, every check also wakes every worker
     /// (see [`before_blocking`]), as Go's sysmon retakes a blocked thread's work.
-    pub(crate) fn tick(&mut self) -> Option<Duration> {
+    fn tick(&mut self) -> Option<Duration> {
         let blocked = BLOCKED_NOW.load(Ordering::SeqCst) > 0;
         if blocked {
             kick_all();
@@ -343,6 +343,18 @@ impl Sysmon {
         self.seen = HOME_DRAINS.load(Ordering::Relaxed);
         Some(self.period)
     }
+}
+
+static SYSMON: Mutex<Option<Sysmon>> = Mutex::new(None);
+
+/// One sysmon check (see `Sysmon`), run by the timer thread: returns how long to wait before
+/// the next, or `None` while no fd is watched and no worker is blocked.
+pub fn sysmon_tick() -> Option<Duration> {
+    SYSMON
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(Sysmon::default)
+        .tick()
 }
 
 /// Wakes the next worker's reactor, so that an idle worker comes out of `epoll_wait` and
@@ -386,7 +398,7 @@ pub fn register(fd: RawFd, e: &Entry) -> io::Result<()> {
     add_to_home(fd, e)?;
     e.set_registered();
     if WATCHED.fetch_add(1, Ordering::Relaxed) == 0 {
-        crate::timer::poke();
+        crate::park::timer::poke();
     }
     Ok(())
 }

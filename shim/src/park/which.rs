@@ -1,0 +1,61 @@
+//! Which kind of thread the caller is: a green thread that may park, or anything else.
+//! Answered without allocating, on any thread (a hook's first question).
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+/// Whether the caller runs on a green thread that may park.
+///
+/// A green thread that is unwinding (a panic, a kill, a `Timeout`) or inside the panic hook
+/// counts as a plain thread: every wait it makes blocks its worker instead of parking. std
+/// keeps the panic count and the "inside the panic hook" flag per OS thread, so a green thread
+/// that parked mid-unwind would leave its worker "panicking" for the next green thread there,
+/// whose own panic would then be a double panic and abort the process. `panicking()` costs one
+/// relaxed load of std's global panic count while nothing panics anywhere.
+///
+/// Only may's own threads are asked whether they run a coroutine: may's answer sets up a
+/// per-thread context with an allocation on a thread's first call, and a hooked call on any
+/// other thread (std's allocation-failure hook writing to stderr on a thread whose memory ran
+/// out, for one) must not allocate.
+#[inline]
+pub fn on_green_thread() -> bool {
+    on_may_thread() && may::coroutine::is_coroutine() && !std::thread::panicking()
+}
+
+/// may's threads (its timer and workers), recorded once the runtime has started; `None` inside
+/// when they could not be told apart (may was started before greenshim's runtime): then every
+/// thread counts as one of may's.
+static MAY_THREADS: OnceLock<Option<Box<[i32]>>> = OnceLock::new();
+
+thread_local! {
+    /// Whether this OS thread is one of may's: 0 not known yet, 1 yes, 2 no.
+    static ON_MAY_THREAD: Cell<u8> = const { Cell::new(0) };
+}
+
+/// Records may's threads (at runtime start-up): the threads that appeared while it started,
+/// which must be at least its `workers` and its timer.
+pub fn note_may_threads(tids: &[i32], workers: usize) {
+    let known = (tids.len() > workers).then(|| tids.into());
+    let _ = MAY_THREADS.set(known);
+}
+
+/// Whether the calling OS thread is one of may's, without allocating.
+#[inline]
+fn on_may_thread() -> bool {
+    match ON_MAY_THREAD.get() {
+        1 => true,
+        2 => false,
+        _ => {
+            // Before start-up nothing runs green; don't remember that (a worker may ask while
+            // the runtime starts).
+            let Some(known) = MAY_THREADS.get() else {
+                return false;
+            };
+            let yes = known
+                .as_ref()
+                .is_none_or(|tids| tids.contains(&crate::sys::gettid()));
+            ON_MAY_THREAD.set(if yes { 1 } else { 2 });
+            yes
+        }
+    }
+}
