@@ -461,7 +461,9 @@ impl Builder {
     /// # Errors
     /// - `InvalidInput` for a stack size outside the accepted range;
     /// - `OutOfMemory` when the stack cannot be allocated: the message names the limit
-    ///   (`vm.max_map_count`) and the fix.
+    ///   (`vm.max_map_count`) and the fix;
+    /// - `Unsupported` in a child forked without exec, where the runtime's threads do not
+    ///   exist.
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<Greenlet<T>>
     where
@@ -469,6 +471,14 @@ impl Builder {
         T: Send + 'static,
     {
         let site = Location::caller();
+        if greenshim_shim::sys::in_forked_child() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "greenshim: cannot spawn a green thread in a forked child: fork() copies only \
+                 the calling thread, not the runtime's workers (exec, or use plain threads; \
+                 greenshim's blocking calls work there as on plain threads)",
+            ));
+        }
         runtime::ensure_started();
         // Dealt round robin over the workers by greenshim's own counter rather than may's, which
         // every may-internal wake-up from outside the workers also advances: two green threads

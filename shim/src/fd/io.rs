@@ -242,13 +242,16 @@ pub fn write_all(
     len: usize,
     op: impl FnMut(usize) -> io::Result<usize>,
 ) -> io::Result<usize> {
-    write_all_with(fd, len, OnInterrupt::Raise, op)
+    write_all_with(fd, || len, OnInterrupt::Raise, op)
 }
 
-/// [`write_all`] for an interposer: an interrupt is delivered, never raised.
+/// [`write_all`] for an interposer: an interrupt is delivered, never raised. `len` is asked
+/// only after the first write succeeded: a vector write's length is a walk of the caller's
+/// iovecs, which the kernel has then found readable (a bad pointer fails the first write with
+/// `EFAULT`, as libc's own call would, instead of crashing in the walk).
 pub fn hook_write_all(
     fd: RawFd,
-    len: usize,
+    len: impl FnOnce() -> usize,
     op: impl FnMut(usize) -> io::Result<usize>,
 ) -> io::Result<usize> {
     write_all_with(fd, len, OnInterrupt::Deliver, op)
@@ -256,17 +259,21 @@ pub fn hook_write_all(
 
 fn write_all_with(
     fd: RawFd,
-    len: usize,
+    len: impl FnOnce() -> usize,
     how: OnInterrupt,
     mut op: impl FnMut(usize) -> io::Result<usize>,
 ) -> io::Result<usize> {
     let mut p = Pending::start(fd, Interest::Write, how)?;
     let mut done = 0;
+    let (mut len_of, mut len) = (Some(len), 0);
     loop {
         let tick = p.tick();
         match crate::sys::inside(|| op(done)) {
             Ok(n) => {
                 done += n;
+                if let Some(f) = len_of.take() {
+                    len = f();
+                }
                 if done >= len || n == 0 || p.d.nonblocking() {
                     return Ok(done);
                 }

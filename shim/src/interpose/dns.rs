@@ -16,7 +16,6 @@ use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::interpose::{Family, cooperative};
-use crate::offload;
 use crate::park::context;
 
 thread_local! {
@@ -41,9 +40,14 @@ pub fn resolve_off_worker<R>(f: impl FnOnce() -> R) -> R {
         fn drop(&mut self) {
             // Possibly another OS thread than the one that set the flag (the lookup parked);
             // the interposer already cleared that one.
-            OFFLOAD_NEXT_LOOKUP.with(|c| c.set(false));
+            if OFFLOAD_NEXT_LOOKUP.with(|c| c.replace(false)) {
+                crate::sys::pass::leave_no_park();
+            }
         }
     }
+    // Until the interposer takes the flag, this green thread must not park: another one on
+    // this worker would find the flag.
+    crate::sys::pass::enter_no_park();
     OFFLOAD_NEXT_LOOKUP.with(|c| c.set(true));
     let _reset = Reset;
     f()
@@ -73,6 +77,9 @@ pub unsafe extern "C" fn getaddrinfo(
     res: *mut *mut libc::addrinfo,
 ) -> c_int {
     let asked = OFFLOAD_NEXT_LOOKUP.with(|c| c.replace(false));
+    if asked {
+        crate::sys::pass::leave_no_park();
+    }
     let offload = if asked {
         context::on_green_thread()
     } else {
@@ -89,7 +96,8 @@ pub unsafe extern "C" fn getaddrinfo(
         hints,
         res,
     };
-    offload::run(move || {
+    // With `errno`: an `EAI_SYSTEM` result means "see errno", set on the pool thread.
+    crate::interpose::offload_call(move || {
         let a = args;
         // SAFETY: as above; `LookupArgs`' argument keeps the pointers valid for the call.
         unsafe { real::getaddrinfo(a.node, a.service, a.hints, a.res) }

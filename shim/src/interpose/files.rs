@@ -14,7 +14,7 @@ use crate::sys::real;
 use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::os::fd::RawFd;
 
-use super::{Family, SendPtr, cooperative, in_forked_child, is_patched, offload_call};
+use super::{Family, SendPtr, cooperative, is_patched, offload_call};
 use crate::fd::table::{self as fdtable, Origin};
 
 /// Whether a call on `fd` takes the file path: the family is patched, the fd is a regular file
@@ -245,7 +245,7 @@ pub unsafe extern "C" fn flock(fd: c_int, op: c_int) -> c_int {
 /// Shared by the `open` family: offloaded on a green thread; a regular file it opens is
 /// recorded for the file path of `read`/`write`.
 fn open_with(call: impl FnOnce() -> c_int + Send) -> c_int {
-    if !is_patched(Family::Files) || in_forked_child() {
+    if !is_patched(Family::Files) || crate::sys::pass::in_child() {
         return call();
     }
     let fd = offloaded(call);

@@ -366,8 +366,10 @@ pub fn with_spawn_panics_silenced<R>(f: impl FnOnce() -> R) -> R {
     impl Drop for Reset {
         fn drop(&mut self) {
             SILENCE_SPAWN_PANICS.with(|s| s.set(false));
+            crate::sys::pass::leave_no_park();
         }
     }
+    crate::sys::pass::enter_no_park();
     SILENCE_SPAWN_PANICS.with(|s| s.set(true));
     let _reset = Reset;
     f()

@@ -206,6 +206,11 @@ pub fn yield_before_park() {
 /// may's park of the running green thread, counted, with its parked state (and `deadline`, for
 /// diagnostics) and the worker's switch record kept (see [`monitor`]).
 fn park_coroutine(ctx: &Context, deadline: Option<Instant>) {
+    debug_assert!(
+        crate::sys::pass::may_park(),
+        "greenshim: a green thread parked where it must not (inside greenshim's own libc \
+         calls, a silenced spawn, or a DNS hand-off)"
+    );
     GREEN_PARKS.fetch_add(1, Ordering::Relaxed);
     ctx.note_parked(deadline);
     trace::switch_out();
@@ -218,6 +223,10 @@ fn park_coroutine(ctx: &Context, deadline: Option<Instant>) {
 /// may's yield, with the worker's switch record kept (see [`monitor`]).
 #[inline]
 fn green_yield() {
+    debug_assert!(
+        crate::sys::pass::may_park(),
+        "greenshim: a green thread yielded where it must not park"
+    );
     let id = trace::switch_out();
     may::coroutine::yield_now();
     trace::switch_in(id);

@@ -13,13 +13,19 @@ use std::sync::OnceLock;
 /// whose own panic would then be a double panic and abort the process. `panicking()` costs one
 /// relaxed load of std's global panic count while nothing panics anywhere.
 ///
+/// In a forked child nothing is green: the runtime's threads were not copied, so even the
+/// green thread that called `fork` continues there as a plain thread (its waits block).
+///
 /// Only may's own threads are asked whether they run a coroutine: may's answer sets up a
 /// per-thread context with an allocation on a thread's first call, and a hooked call on any
 /// other thread (std's allocation-failure hook writing to stderr on a thread whose memory ran
 /// out, for one) must not allocate.
 #[inline]
 pub fn on_green_thread() -> bool {
-    on_may_thread() && may::coroutine::is_coroutine() && !std::thread::panicking()
+    !crate::sys::in_forked_child()
+        && on_may_thread()
+        && may::coroutine::is_coroutine()
+        && !std::thread::panicking()
 }
 
 /// may's threads (its timer and workers), recorded once the runtime has started; `None` inside

@@ -4,7 +4,7 @@
 //! user's and pass through). Plus `errno`, which both the hooks and the offload pool set.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 static IN_FORKED_CHILD: AtomicBool = AtomicBool::new(false);
 
@@ -13,6 +13,32 @@ static IN_FORKED_CHILD: AtomicBool = AtomicBool::new(false);
 #[inline]
 pub fn in_forked_child() -> bool {
     IN_FORKED_CHILD.load(Ordering::Relaxed)
+}
+
+/// The pid of the process greenshim was loaded into (set at load time).
+static LOADER_PID: AtomicI32 = AtomicI32::new(0);
+
+/// Records the process id at load time (before `main`), for [`in_child`].
+pub(crate) fn note_pid() {
+    // SAFETY: getpid has no preconditions.
+    LOADER_PID.store(unsafe { libc::getpid() }, Ordering::Relaxed);
+}
+
+/// Whether this code runs in a child of the process greenshim was loaded into: a forked child
+/// ([`in_forked_child`]), or a child that shares the parent's memory — `vfork`, or `clone`
+/// with `CLONE_VM` but without `CLONE_THREAD` (glibc's `posix_spawn`) — which no fork handler
+/// sees, and whose writes to greenshim's tables would land in the parent's memory. The second
+/// half asks the kernel for the pid (one system call), so the hooks ask it only where a child
+/// could do harm: before they change the fd table or the reactors' epoll (`close`, `dup*`,
+/// `fcntl`, `ioctl`, `setsockopt`, and fd creation under the patch).
+pub fn in_child() -> bool {
+    if in_forked_child() {
+        return true;
+    }
+    let loader = LOADER_PID.load(Ordering::Relaxed);
+    // SAFETY: getpid has no preconditions; glibc does not cache it, so a vfork child sees its
+    // own pid.
+    loader != 0 && unsafe { libc::getpid() } != loader
 }
 
 /// Registers the `pthread_atfork` child handler that sets [`in_forked_child`] (once).
@@ -29,6 +55,31 @@ pub fn install_fork_handler() {
 
 thread_local! {
     static INSIDE: Cell<bool> = const { Cell::new(false) };
+    /// Open no-park sections on this OS thread (see [`may_park`]).
+    static NO_PARK: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Opens a section in which the calling green thread must not park: state it keeps in its OS
+/// thread's thread-locals would otherwise be seen by the next green thread on that worker.
+/// Every [`enter_no_park`] is matched by one [`leave_no_park`] on the same OS thread.
+#[inline]
+pub fn enter_no_park() {
+    NO_PARK.with(|c| c.set(c.get() + 1));
+}
+
+/// Closes a section opened by [`enter_no_park`].
+#[inline]
+pub fn leave_no_park() {
+    NO_PARK.with(|c| c.set(c.get().saturating_sub(1)));
+}
+
+/// Whether the calling thread may park: it is neither inside greenshim's own code
+/// ([`inside`]) nor in a no-park section. The park primitive asserts it in debug builds, which
+/// turns the "must not park" contracts (the inside flag, silenced spawn panics, the DNS
+/// hand-off) from prose into checks.
+#[inline]
+pub fn may_park() -> bool {
+    !is_inside() && NO_PARK.with(Cell::get) == 0
 }
 
 /// Whether the calling OS thread runs greenshim's own code (see [`inside`]).

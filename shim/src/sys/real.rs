@@ -174,6 +174,7 @@ static RESOLVE_AT_LOAD: extern "C" fn() = {
         // Before any fork: hooks in a forked child must know they are there even if the
         // patch was never applied (close and dup2 are tracked unpatched too).
         super::pass::install_fork_handler();
+        super::pass::note_pid();
     }
     at_load
 };

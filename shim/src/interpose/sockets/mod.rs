@@ -40,7 +40,7 @@ pub use write::{send, sendmmsg, sendmsg, sendto, write, writev};
 
 use std::os::fd::RawFd;
 
-use super::{Family, in_forked_child, is_patched};
+use super::{Family, is_patched};
 use crate::fd::table::{self as fdtable, Desc, Origin};
 
 /// The description state of `fd`, if greenshim adopted it.
@@ -50,7 +50,7 @@ fn adopted_desc(fd: RawFd) -> Option<&'static Desc> {
 
 /// Records fds a hooked call created (when the family is patched).
 fn created(fds: &[RawFd]) {
-    if is_patched(Family::Sockets) && !in_forked_child() {
+    if is_patched(Family::Sockets) && !crate::sys::pass::in_child() {
         for &fd in fds {
             crate::fd::close::note_created(fd, Origin::Pollable);
         }

@@ -6,7 +6,6 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 use crate::fd::table::{self as fdtable, Interest, Origin};
-use crate::interpose::in_forked_child;
 
 use super::{adopted_desc, created};
 
@@ -81,16 +80,24 @@ pub unsafe extern "C" fn pipe2(fds: *mut c_int, flags: c_int) -> c_int {
 /// None beyond `close(2)`'s.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
-    if !in_forked_child() {
+    if has_state(fd) && !crate::sys::pass::in_child() {
         crate::fd::close::forget(fd);
     }
     // SAFETY: plain value argument.
     unsafe { real::close(fd) }
 }
 
+/// Whether the fd table holds anything for `fd` (a description, a registration or an origin;
+/// a few loads): only then can a state call change something, and only then is it worth
+/// asking the kernel whether this is a child.
+fn has_state(fd: RawFd) -> bool {
+    fdtable::lookup(fd)
+        .is_some_and(|e| e.desc().is_some() || e.is_registered() || e.origin() != Origin::Unknown)
+}
+
 /// `new` is a copy of `old` (same open file description): it shares `old`'s state.
 fn duplicated(old: RawFd, new: RawFd) {
-    if in_forked_child() {
+    if !has_state(old) && !has_state(new) || crate::sys::pass::in_child() {
         return;
     }
     match fdtable::lookup(old) {
@@ -124,7 +131,7 @@ pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
 /// None beyond `dup2(2)`'s.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dup2(fd: c_int, new_fd: c_int) -> c_int {
-    if fd != new_fd && !in_forked_child() {
+    if fd != new_fd && has_state(new_fd) && !crate::sys::pass::in_child() {
         crate::fd::close::forget(new_fd);
     }
     // SAFETY: plain value arguments.
@@ -141,7 +148,7 @@ pub unsafe extern "C" fn dup2(fd: c_int, new_fd: c_int) -> c_int {
 /// None beyond `dup3(2)`'s.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dup3(fd: c_int, new_fd: c_int, flags: c_int) -> c_int {
-    if fd != new_fd && !in_forked_child() {
+    if fd != new_fd && has_state(new_fd) && !crate::sys::pass::in_child() {
         crate::fd::close::forget(new_fd);
     }
     // SAFETY: plain value arguments.
@@ -158,7 +165,8 @@ fn fcntl_with(
     arg: c_ulong,
     call: unsafe fn(c_int, c_int, c_ulong) -> c_int,
 ) -> c_int {
-    if in_forked_child() {
+    // (`F_DUPFD*` in a vfork child is caught by `duplicated`.)
+    if crate::interpose::in_forked_child() {
         // SAFETY: the caller's arguments pass through unchanged.
         return unsafe { call(fd, cmd, arg) };
     }
@@ -225,7 +233,7 @@ pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
 pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> c_int {
     if request == libc::FIONBIO
         && arg != 0
-        && !in_forked_child()
+        && !crate::sys::pass::in_child()
         && let Some(d) = adopted_desc(fd)
     {
         // SAFETY: FIONBIO's argument points at an int.
@@ -256,7 +264,7 @@ pub unsafe extern "C" fn setsockopt(
         && level == libc::SOL_SOCKET
         && (name == libc::SO_RCVTIMEO || name == libc::SO_SNDTIMEO)
         && len as usize >= size_of::<libc::timeval>()
-        && !in_forked_child()
+        && !crate::sys::pass::in_child()
         && let Some(d) = adopted_desc(fd)
     {
         // SAFETY: the kernel accepted `value` as a timeval.

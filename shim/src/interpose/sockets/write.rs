@@ -8,8 +8,15 @@ use crate::fd::io::{hook_io, hook_write_all};
 use crate::fd::table::Interest;
 use crate::interpose::{Family, int_result, managed_fd, ret_int, ret_size, size_result};
 
-/// One blocking-mode write of `len` bytes: `call(done)` writes from offset `done`.
-fn send_all(fd: RawFd, len: usize, flags: c_int, call: impl FnMut(usize) -> isize) -> isize {
+/// One blocking-mode write of `len()` bytes: `call(done)` writes from offset `done`. The length
+/// is computed only for a managed fd, after the kernel accepted the first write (a vector
+/// write's length reads the caller's iovecs; see `hook_write_all`).
+fn send_all(
+    fd: RawFd,
+    len: impl FnOnce() -> usize,
+    flags: c_int,
+    call: impl FnMut(usize) -> isize,
+) -> isize {
     let mut call = call;
     if flags & libc::MSG_DONTWAIT != 0 || !managed_fd(Family::Sockets, fd) {
         return call(0);
@@ -27,10 +34,15 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, n: usize) -> isize
     if let Some(r) = unsafe { crate::interpose::files::write(fd, buf, n) } {
         return r;
     }
-    send_all(fd, n, 0, |done| {
-        // SAFETY: the caller's buffer, advanced past what is already written.
-        unsafe { real::write(fd, buf.cast::<u8>().add(done).cast(), n - done) }
-    })
+    send_all(
+        fd,
+        || n,
+        0,
+        |done| {
+            // SAFETY: the caller's buffer, advanced past what is already written.
+            unsafe { real::write(fd, buf.cast::<u8>().add(done).cast(), n - done) }
+        },
+    )
 }
 
 /// greenshim's `send`.
@@ -39,10 +51,15 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, n: usize) -> isize
 /// The C contract of `send(2)`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, n: usize, flags: c_int) -> isize {
-    send_all(fd, n, flags, |done| {
-        // SAFETY: as in `write`.
-        unsafe { real::send(fd, buf.cast::<u8>().add(done).cast(), n - done, flags) }
-    })
+    send_all(
+        fd,
+        || n,
+        flags,
+        |done| {
+            // SAFETY: as in `write`.
+            unsafe { real::send(fd, buf.cast::<u8>().add(done).cast(), n - done, flags) }
+        },
+    )
 }
 
 /// greenshim's `sendto`.
@@ -58,19 +75,24 @@ pub unsafe extern "C" fn sendto(
     addr: *const libc::sockaddr,
     len: libc::socklen_t,
 ) -> isize {
-    send_all(fd, n, flags, |done| {
-        // SAFETY: as in `write`; the address passes through.
-        unsafe {
-            real::sendto(
-                fd,
-                buf.cast::<u8>().add(done).cast(),
-                n - done,
-                flags,
-                addr,
-                len,
-            )
-        }
-    })
+    send_all(
+        fd,
+        || n,
+        flags,
+        |done| {
+            // SAFETY: as in `write`; the address passes through.
+            unsafe {
+                real::sendto(
+                    fd,
+                    buf.cast::<u8>().add(done).cast(),
+                    n - done,
+                    flags,
+                    addr,
+                    len,
+                )
+            }
+        },
+    )
 }
 
 /// The iovecs of `iov` with the first `skip` bytes dropped.
@@ -120,8 +142,8 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const libc::iovec, count: c_int
         // SAFETY: libc reports the invalid count.
         return unsafe { real::writev(fd, iov, count) };
     };
-    // SAFETY: the caller passes `count` valid iovecs.
-    let len = unsafe { total(iov, n) };
+    // SAFETY: asked only after the kernel read the caller's `count` iovecs.
+    let len = || unsafe { total(iov, n) };
     send_all(fd, len, 0, |done| {
         if done == 0 {
             // SAFETY: the caller's iovecs, unchanged.
@@ -140,21 +162,25 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const libc::iovec, count: c_int
 /// The C contract of `sendmsg(2)`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> isize {
-    if msg.is_null() {
-        // SAFETY: libc reports the bad pointer.
-        return unsafe { real::sendmsg(fd, msg, flags) };
-    }
-    // SAFETY: the caller passes a valid msghdr.
-    let m = unsafe { *msg };
-    #[allow(clippy::unnecessary_cast)] // `msg_iovlen`'s type differs between libcs
-    let n = m.msg_iovlen as usize;
-    // SAFETY: the msghdr's iovecs are valid.
-    let len = unsafe { total(m.msg_iov, n) };
+    // The message is read only once the kernel has accepted its first bytes (so it was
+    // readable); until then a bad pointer is the kernel's `EFAULT`, as with libc's call.
+    let iovecs = || {
+        // SAFETY: the kernel has read this msghdr without fault.
+        let m = unsafe { *msg };
+        #[allow(clippy::unnecessary_cast)] // `msg_iovlen`'s type differs between libcs
+        (m, m.msg_iovlen as usize)
+    };
+    let len = || {
+        let (m, n) = iovecs();
+        // SAFETY: the kernel has read these iovecs without fault.
+        unsafe { total(m.msg_iov, n) }
+    };
     send_all(fd, len, flags, |done| {
         if done == 0 {
             // SAFETY: the caller's message, unchanged.
             return unsafe { real::sendmsg(fd, msg, flags) };
         }
+        let (m, n) = iovecs();
         // SAFETY: as above.
         let mut rest = unsafe { advanced(m.msg_iov, n, done) };
         let mut next = m;
