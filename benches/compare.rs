@@ -13,7 +13,9 @@
 //! workload runs the implementations it has: W1–W3 have no `patched` form (they make no libc
 //! calls to patch) and W3 has no `std` form (100 000 OS threads). W4's load is the project's
 //! generator (`benches/w4/loadgen.rs`) at C = 50 and 1000; W5's is `wrk -t1 -cC -dDs --latency`
-//! at C = 100 and 1000, each after one second of warm-up load.
+//! at C = 100 and 1000, each after one second of warm-up load. Beside requests/s and p99, each
+//! reports the server's CPU time per request over the measured interval (its utime + stime from
+//! `/proc/<pid>/stat`), a figure that does not depend on how fast the load generator is.
 
 // Each workload program is also a binary of its own and declares the shared flag parser itself.
 #![allow(clippy::duplicate_mod)]
@@ -188,8 +190,9 @@ fn start_server(workload: &str, imp: &Impl) -> Result<(Server, SocketAddr), Stri
     Ok((server, addr))
 }
 
-/// One wrk run against `addr`: requests/s, p99 in µs, and errors (socket errors + non-2xx).
-fn wrk(addr: SocketAddr, conns: usize, secs: u64) -> Result<(f64, f64, f64), String> {
+/// One wrk run against `addr`: requests/s, p99 in µs, errors (socket errors + non-2xx), and
+/// requests completed.
+fn wrk(addr: SocketAddr, conns: usize, secs: u64) -> Result<(f64, f64, f64, f64), String> {
     let out = Command::new("wrk")
         .args([
             "-t1",
@@ -213,6 +216,12 @@ fn wrk(addr: SocketAddr, conns: usize, secs: u64) -> Result<(f64, f64, f64), Str
     let p99 = line("99%")
         .and_then(|v| parse_wrk_time(&v))
         .ok_or_else(|| format!("no 99% latency in wrk output: {text}"))?;
+    // "  123456 requests in 5.00s, 10.01MB read"
+    let requests: f64 = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| format!("no request count in wrk output: {text}"))?;
     let mut errors = 0.0;
     if let Some(v) = line("Socket errors:") {
         errors += v
@@ -223,7 +232,7 @@ fn wrk(addr: SocketAddr, conns: usize, secs: u64) -> Result<(f64, f64, f64), Str
     if let Some(v) = line("Non-2xx or 3xx responses:") {
         errors += v.parse::<f64>().unwrap_or(0.0);
     }
-    Ok((rps, p99, errors))
+    Ok((rps, p99, errors, requests))
 }
 
 /// wrk's `1.23ms` / `456.00us` / `1.02s` / `2.00m` as microseconds.
@@ -239,6 +248,45 @@ fn parse_wrk_time(v: &str) -> Option<f64> {
         _ => return None,
     };
     Some(num * scale)
+}
+
+/// The fewest clock ticks of server CPU a CPU/request figure is made from: one tick of
+/// resolution (10 ms at the usual 100 Hz) in each of the two readings is then at most 2 %.
+const MIN_CPU_TICKS: u64 = 100;
+
+/// CPU time process `pid` has used, utime + stime (fields 14 and 15 of `/proc/<pid>/stat`), in
+/// clock ticks.
+fn cpu_ticks(pid: u32) -> Result<u64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
+    // Field 2, the command name, is in parentheses and may hold spaces; field 3 follows them.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok());
+    match (field(14), field(15)) {
+        (Some(utime), Some(stime)) => Ok(utime + stime),
+        _ => Err(format!("no utime/stime in /proc/{pid}/stat: {stat:?}")),
+    }
+}
+
+/// Server CPU time per request in µs, from `cpu_ticks` read as the measured interval opened
+/// and as it closed, or why there is no sensible figure.
+fn cpu_per_request(readings: &[Result<u64, String>], requests: f64) -> Result<f64, String> {
+    let ticks = match readings {
+        [Ok(before), Ok(after)] => after.saturating_sub(*before),
+        [Err(e), _] | [_, Err(e)] => return Err(e.clone()),
+        _ => return Err(format!("{} CPU readings, not 2", readings.len())),
+    };
+    // SAFETY: sysconf takes no pointers.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    if ticks < MIN_CPU_TICKS || requests == 0.0 {
+        return Err(format!(
+            "the server used {ticks} ticks of {:.0} ms, fewer than {MIN_CPU_TICKS}: too \
+             coarse (a longer --duration helps)",
+            1e3 / per_sec
+        ));
+    }
+    Ok(ticks as f64 / per_sec * 1e6 / requests)
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -355,25 +403,41 @@ fn measure(plan: &Plan, w: &str, ii: usize, res: &mut Results) {
                 let name = if w == "W4" { "W4 echo" } else { "W5 HTTP" };
                 let rps_row = res.row(format!("{name}, C={c}"), "req/s", true, 0);
                 let p99_row = res.row(format!("{name}, C={c}, p99"), "µs", false, 0);
+                let cpu_row = res.row(format!("{name}, C={c}, CPU/req"), "µs", false, 2);
                 let measured = start_server(w, imp).and_then(|(server, addr)| {
+                    let pid = server.0.id();
+                    let mut cpu = Vec::new();
                     let r = if w == "W4" {
                         let second = Duration::from_secs(1);
                         let d = Duration::from_secs(plan.duration);
-                        echo::w4::loadgen::run(addr, c, 1, second, d)
-                            .map(|l| (l.rps(), l.p99_us, l.errors as f64))
+                        echo::w4::loadgen::run(addr, c, 1, second, d, || cpu.push(cpu_ticks(pid)))
+                            .map(|l| (l.rps(), l.p99_us, l.errors as f64, l.requests as f64))
                             .map_err(|e| e.to_string())
                     } else {
-                        wrk(addr, c, 1).and_then(|_| wrk(addr, c, plan.duration))
+                        wrk(addr, c, 1).and_then(|_| {
+                            cpu.push(cpu_ticks(pid));
+                            let r = wrk(addr, c, plan.duration);
+                            cpu.push(cpu_ticks(pid));
+                            r
+                        })
                     };
                     drop(server);
-                    r
+                    r.map(|(rps, p99, errors, requests)| {
+                        (rps, p99, errors, cpu_per_request(&cpu, requests))
+                    })
                 });
                 match measured {
-                    Ok((rps, p99, errors)) => {
+                    Ok((rps, p99, errors, cpu)) => {
+                        let cpu_text = cpu.as_ref().map_or("—".to_owned(), |v| format!("{v:.2}"));
                         eprintln!(
-                            "  {w} {:<12} C={c:<5} {rps:>9.0} req/s  p99 {p99:>8.0} µs  errors {errors}",
+                            "  {w} {:<12} C={c:<5} {rps:>9.0} req/s  p99 {p99:>8.0} µs  \
+                             CPU {cpu_text:>6} µs/req  errors {errors}",
                             imp.spec
                         );
+                        match cpu {
+                            Ok(v) => res.samples[cpu_row][ii].push(v),
+                            Err(e) => res.note(format!("{w} {} C={c}: no CPU/req: {e}", imp.spec)),
+                        }
                         if errors > 0.0 {
                             res.note(format!(
                                 "{w} {} C={c}: {errors} errors in one run",
@@ -425,9 +489,10 @@ fn print_table(plan: &Plan, res: &Results) {
         println!("{line}");
     }
     println!(
-        "\nMedians of {} interleaved runs; W4/W5 {} s of load after 1 s of warm-up. (×r): how many \
-         times better than tokio-ct (above 1: better; for times and memory, tokio-ct's value over \
-         this one). Workers: {}.",
+        "\nMedians of {} interleaved runs; W4/W5 {} s of load after 1 s of warm-up. CPU/req: the \
+         server process's utime + stime over those seconds (/proc/<pid>/stat, 10 ms ticks) per \
+         request completed in them. (×r): how many times better than tokio-ct (above 1: better; \
+         for times and memory, tokio-ct's value over this one). Workers: {}.",
         plan.runs,
         plan.duration,
         plan.impls

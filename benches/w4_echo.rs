@@ -36,7 +36,8 @@ pub fn main() {
             let addr: std::net::SocketAddr = args.get("addr", "127.0.0.1:0".parse().unwrap());
             let conns: usize = args.get("conns", 50);
             let peer: String = args.get("peer", "unknown".to_owned());
-            let l = w4::loadgen::run(addr, conns, load_threads, warmup, duration).expect("load");
+            let l =
+                w4::loadgen::run(addr, conns, load_threads, warmup, duration, || {}).expect("load");
             println!(
                 "RESULT workload=W4 peer={peer} conns={conns} req_per_s={:.0} p50_us={:.1} p99_us={:.1} errors={}",
                 l.rps(),

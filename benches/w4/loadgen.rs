@@ -60,18 +60,22 @@ fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
     }
 }
 
-/// Drives `conns` connections to `addr` on `threads` OS threads.
+/// Drives `conns` connections to `addr` on `threads` OS threads. `at_window_edge` runs on the
+/// calling thread as the measured period opens and again as it closes (compare.rs reads the
+/// server's CPU time there); it does not run at all when no connection could be set up.
 pub fn run(
     addr: SocketAddr,
     conns: usize,
     threads: usize,
     warmup: Duration,
     duration: Duration,
+    mut at_window_edge: impl FnMut(),
 ) -> io::Result<Load> {
     let threads = threads.clamp(1, conns.max(1));
     // Every connection is set up before the clock starts: slow connects (a full accept
     // backlog retries after a second) must not eat into the measured window.
     let ready = std::sync::Arc::new(std::sync::Barrier::new(threads));
+    let (window_tx, window) = std::sync::mpsc::channel();
     let mut handles = Vec::new();
     for t in 0..threads {
         let share = conns / threads + usize::from(t < conns % threads);
@@ -79,9 +83,18 @@ pub fn run(
             .map(|i| conns / threads + usize::from(i < conns % threads))
             .sum();
         let ready = ready.clone();
+        let window_tx = window_tx.clone();
         handles.push(std::thread::spawn(move || {
-            drive(addr, first, share, &ready, warmup, duration)
+            drive(addr, first, share, &ready, &window_tx, warmup, duration)
         }));
+    }
+    drop(window_tx);
+    // Every sender is gone without a message when the threads failed before the clock started.
+    if let Ok((from, end)) = window.recv() {
+        std::thread::sleep(from.saturating_duration_since(Instant::now()));
+        at_window_edge();
+        std::thread::sleep(end.saturating_duration_since(Instant::now()));
+        at_window_edge();
     }
     let mut lat = Vec::new();
     let mut errors = 0;
@@ -105,12 +118,13 @@ pub fn run(
 }
 
 /// One load thread: returns the latencies (ns) of requests completed in the measured window
-/// and the number of connections that failed.
+/// and the number of connections that failed. One of the threads sends the window to `window`.
 fn drive(
     addr: SocketAddr,
     first: usize,
     n: usize,
     ready: &std::sync::Barrier,
+    window: &std::sync::mpsc::Sender<(Instant, Instant)>,
     warmup: Duration,
     duration: Duration,
 ) -> io::Result<(Vec<u32>, u64)> {
@@ -144,9 +158,12 @@ fn drive(
             return Err(io::Error::last_os_error());
         }
     }
-    ready.wait();
+    let started = ready.wait();
     let measure_from = Instant::now() + warmup;
     let end = measure_from + duration;
+    if started.is_leader() {
+        window.send((measure_from, end)).ok();
+    }
     let mut errors = 0u64;
     let mut dead = vec![false; n];
     for (i, c) in conns.iter_mut().enumerate() {
