@@ -186,11 +186,17 @@ fn killed_while_parked<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Se
     );
 }
 
-/// Bounded wait until the green thread has parked at least once and stayed unfinished.
+/// Bounded wait until the green thread is parked (as run info shows it) and stays unfinished.
+/// (Counting parks from after the spawn missed a green thread that had already parked.)
 fn wait_parked<T>(what: &str, g: &Greenlet<T>) {
-    let parks = util::green_parks();
+    let parked = || {
+        greenshim::run_info()
+            .green_threads
+            .iter()
+            .any(|t| t.id == g.id() && t.state == greenshim::monitor::State::Parked)
+    };
     util::eventually(Duration::from_secs(5), "parked", || {
-        util::green_parks() > parks || g.is_finished()
+        parked() || g.is_finished()
     });
     greenshim::sleep(Duration::from_millis(20));
     assert!(!g.is_finished(), "{what}: it should still be waiting");

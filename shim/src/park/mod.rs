@@ -184,11 +184,25 @@ pub fn yield_now() -> Result<(), Interrupt> {
         return Err(i);
     }
     if context::on_green_thread() {
-        green_yield();
+        fair_yield(&ctx);
     } else {
         std::thread::yield_now();
     }
     ctx.pending().map_or(Ok(()), Err)
+}
+
+/// A yield after which every other runnable green thread runs first, including those queued
+/// from other threads. may's own yield puts the caller back on its worker's local queue, and a
+/// worker looks at its global queue (where spawns and wake-ups from plain threads land) only
+/// when the local one is empty: a green thread yielding in a loop would starve those forever
+/// (seen: a green thread spinning on `OnceLock::get` never let the publisher spawned by a
+/// plain thread run). So this one parks and queues its own wake-up with the dispatcher, whose
+/// batch the worker's reactor collects once the worker has nothing else to run, as Go's
+/// `Gosched` puts the goroutine on the global run queue. Costs a park and a dispatcher wake.
+fn fair_yield(ctx: &Context) {
+    waker::wake_green(may::coroutine::current());
+    // Returns when the dispatcher unparks it (at once if that already happened).
+    park_coroutine(ctx, None);
 }
 
 /// Lets the green threads queued on this worker run once, without looking at the interrupt
@@ -262,7 +276,7 @@ pub fn spend() {
     BUDGET.set(BUDGET_PER_TURN);
     if context::on_green_thread() {
         BUDGET_YIELDS.fetch_add(1, Ordering::Relaxed);
-        green_yield();
+        fair_yield(&context::current());
     }
 }
 
