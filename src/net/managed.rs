@@ -6,6 +6,8 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use greenshim_shim::fd::io as fdio;
 use greenshim_shim::fd::table::{self as fdtable, Interest};
+use greenshim_shim::sys;
+use greenshim_shim::sys::socket as sock;
 
 /// A std socket plus greenshim's bookkeeping. `Drop` releases the fd from the fd table (waking
 /// any waiter and leaving the reactor) before std's `Drop` closes it.
@@ -39,7 +41,9 @@ impl<T: AsRawFd> Managed<T> {
         inner
     }
 
-    /// Runs `op` with greenshim's retry loop: waits for `interest` whenever it would block.
+    /// Runs `op`, a call of the std type's own method, with greenshim's retry loop: waits for
+    /// `interest` whenever it would block. The libc calls std makes run inside greenshim (the
+    /// interposers pass them straight through).
     pub(crate) fn io<R>(
         &self,
         interest: Interest,
@@ -47,17 +51,46 @@ impl<T: AsRawFd> Managed<T> {
     ) -> io::Result<R> {
         let mut op = op;
         let inner = self.get();
-        fdio::do_io(inner.as_raw_fd(), interest, || op(inner))
+        fdio::do_io(inner.as_raw_fd(), interest, || sys::inside(|| op(inner)))
     }
 
-    /// A read from a stream socket into `len` bytes of buffer (see `read_stream`).
-    pub(crate) fn read_stream(
-        &self,
-        len: usize,
-        mut op: impl FnMut(&T) -> io::Result<usize>,
-    ) -> io::Result<usize> {
-        let inner = self.get();
-        fdio::read_stream(inner.as_raw_fd(), len, || op(inner))
+    /// A stream socket's `read`: one `recv(2)` on the fd through the retry loop, as std's
+    /// `read` makes it (no std, no interposer on the way).
+    pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let fd = self.fd();
+        fdio::read_stream(fd, buf.len(), || sock::recv(fd, buf, 0))
+    }
+
+    /// A stream socket's `read_vectored`: `readv(2)`, as std's.
+    pub(crate) fn recv_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        let fd = self.fd();
+        let len = bufs.iter().map(|b| b.len()).sum();
+        fdio::read_stream(fd, len, || sock::readv(fd, bufs))
+    }
+
+    /// A stream socket's `write`: `send(2)` with `MSG_NOSIGNAL`, as std's; in blocking mode
+    /// until every byte is queued, as the kernel's blocking `send` does.
+    pub(crate) fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        let fd = self.fd();
+        fdio::write_all(fd, buf.len(), |off| sock::send_stream(fd, &buf[off..]))
+    }
+
+    /// A stream socket's `write_vectored`: `writev(2)`, as std's, until every byte is queued
+    /// in blocking mode.
+    pub(crate) fn send_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let fd = self.fd();
+        let len = bufs.iter().map(|b| b.len()).sum();
+        let mut rest: Vec<io::IoSlice<'_>> = bufs.to_vec();
+        let mut advanced = 0;
+        fdio::write_all(fd, len, |off| {
+            let mut view = &mut rest[..];
+            io::IoSlice::advance_slices(&mut view, off - advanced);
+            advanced = off;
+            let n = view.len();
+            let start = rest.len() - n;
+            rest.drain(..start);
+            sock::writev(fd, &rest)
+        })
     }
 
     /// [`Managed::read_stream`] for types that read only through `&mut` (pipes).
@@ -71,7 +104,7 @@ impl<T: AsRawFd> Managed<T> {
             .inner
             .as_mut()
             .expect("present until into_inner consumes the wrapper");
-        fdio::read_stream(fd, len, || op(inner))
+        fdio::read_stream(fd, len, || sys::inside(|| op(inner)))
     }
 
     /// A blocking-mode write of `len` bytes: `op(offset)` until every byte is queued.
@@ -81,7 +114,7 @@ impl<T: AsRawFd> Managed<T> {
         mut op: impl FnMut(&T, usize) -> io::Result<usize>,
     ) -> io::Result<usize> {
         let inner = self.get();
-        fdio::write_all(inner.as_raw_fd(), len, |off| op(inner, off))
+        fdio::write_all(inner.as_raw_fd(), len, |off| sys::inside(|| op(inner, off)))
     }
 
     /// The user's `set_nonblocking`: recorded in the fd table (the kernel fd of an adopted
@@ -243,81 +276,4 @@ macro_rules! timeout_methods {
     };
 }
 
-/// `Read` and `Write` for a stream socket and for a shared reference to it, through the retry
-/// loop. Writes in blocking mode queue every byte before returning, as the kernel's blocking
-/// `send` does.
-macro_rules! stream_io {
-    ($ty:ident) => {
-        impl std::io::Read for &$ty {
-            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.0
-                    .read_stream(buf.len(), |s| std::io::Read::read(&mut &*s, buf))
-            }
-
-            fn read_vectored(
-                &mut self,
-                bufs: &mut [std::io::IoSliceMut<'_>],
-            ) -> std::io::Result<usize> {
-                let len = bufs.iter().map(|b| b.len()).sum();
-                self.0
-                    .read_stream(len, |s| std::io::Read::read_vectored(&mut &*s, bufs))
-            }
-        }
-
-        impl std::io::Write for &$ty {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.write_all(buf.len(), |s, off| {
-                    std::io::Write::write(&mut &*s, &buf[off..])
-                })
-            }
-
-            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                let len = bufs.iter().map(|b| b.len()).sum();
-                let mut rest: Vec<std::io::IoSlice<'_>> = bufs.to_vec();
-                let mut advanced = 0;
-                self.0.write_all(len, |s, off| {
-                    let mut view = &mut rest[..];
-                    std::io::IoSlice::advance_slices(&mut view, off - advanced);
-                    advanced = off;
-                    let n = view.len();
-                    let start = rest.len() - n;
-                    rest.drain(..start);
-                    std::io::Write::write_vectored(&mut &*s, &rest)
-                })
-            }
-
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-
-        impl std::io::Read for $ty {
-            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                (&*self).read(buf)
-            }
-
-            fn read_vectored(
-                &mut self,
-                bufs: &mut [std::io::IoSliceMut<'_>],
-            ) -> std::io::Result<usize> {
-                (&*self).read_vectored(bufs)
-            }
-        }
-
-        impl std::io::Write for $ty {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                (&*self).write(buf)
-            }
-
-            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                (&*self).write_vectored(bufs)
-            }
-
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-    };
-}
-
-pub(crate) use {fd_impls, socket_impls, socket_state_methods, stream_io, timeout_methods};
+pub(crate) use {fd_impls, socket_impls, socket_state_methods, timeout_methods};

@@ -58,4 +58,4 @@ pub use std::net::{
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 
-pub(crate) use managed::{Managed, socket_impls, stream_io};
+pub(crate) use managed::{Managed, socket_impls};

@@ -165,9 +165,9 @@ pub fn hook_io<T>(
 }
 
 /// The retry loop: `op` gets the fd's entry and description and the readiness tick read just
-/// before it. It
-/// runs inside greenshim (see [`crate::sys::inside`]): the libc calls the mirrors make
-/// through std there pass the interposers straight through.
+/// before it. `op` makes its system call through `sys` (the interposers and the mirrors' own
+/// reads and writes do); a mirror that goes through std instead wraps its call in
+/// [`crate::sys::inside`], so that the interposers pass it straight through.
 fn retry<T>(
     fd: RawFd,
     interest: Interest,
@@ -177,7 +177,7 @@ fn retry<T>(
     let mut p = Pending::start(fd, interest, how)?;
     loop {
         let tick = p.tick();
-        match crate::sys::inside(|| op(p.e, p.d, tick)) {
+        match op(p.e, p.d, tick) {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                 if p.d.nonblocking() {
                     return Err(err);
@@ -268,7 +268,7 @@ fn write_all_with(
     let (mut len_of, mut len) = (Some(len), 0);
     loop {
         let tick = p.tick();
-        match crate::sys::inside(|| op(done)) {
+        match op(done) {
             Ok(n) => {
                 done += n;
                 if let Some(f) = len_of.take() {

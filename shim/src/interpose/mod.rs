@@ -99,18 +99,38 @@ impl Family {
 
 static PATCHED: AtomicU32 = AtomicU32::new(0);
 
-/// Per-family counters.
-struct Counters {
-    cooperative: AtomicU64,
-    passed: AtomicU64,
+/// Per-family counters, in shards so that workers counting at once do not share a cache line:
+/// each OS thread counts in the shard of its own index (threads beyond the shard count share,
+/// round robin). A reader sums the shards.
+#[repr(align(128))]
+struct Shard {
+    cooperative: [AtomicU64; Family::ALL.len()],
+    passed: [AtomicU64; Family::ALL.len()],
 }
 
-static COUNTERS: [Counters; Family::ALL.len()] = [const {
-    Counters {
-        cooperative: AtomicU64::new(0),
-        passed: AtomicU64::new(0),
+const SHARDS: usize = 16;
+
+static COUNTERS: [Shard; SHARDS] = [const {
+    Shard {
+        cooperative: [const { AtomicU64::new(0) }; Family::ALL.len()],
+        passed: [const { AtomicU64::new(0) }; Family::ALL.len()],
     }
-}; Family::ALL.len()];
+}; SHARDS];
+
+/// This OS thread's shard (assigned on first use, without allocating).
+#[inline]
+fn shard() -> &'static Shard {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    thread_local! {
+        static MINE: std::cell::Cell<u32> = const { std::cell::Cell::new(u32::MAX) };
+    }
+    let mut i = MINE.get();
+    if i == u32::MAX {
+        i = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS as u32;
+        MINE.set(i);
+    }
+    &COUNTERS[i as usize]
+}
 
 /// Counts of one family since start-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -124,10 +144,16 @@ pub struct FamilyStats {
 
 /// The counters of `family`.
 pub fn stats(family: Family) -> FamilyStats {
-    let c = &COUNTERS[family.index()];
+    let i = family.index();
+    let sum = |f: fn(&Shard) -> &[AtomicU64; Family::ALL.len()]| -> u64 {
+        COUNTERS
+            .iter()
+            .map(|s| f(s)[i].load(Ordering::Relaxed))
+            .sum()
+    };
     FamilyStats {
-        cooperative: c.cooperative.load(Ordering::Relaxed),
-        passed_through: c.passed.load(Ordering::Relaxed),
+        cooperative: sum(|s| &s.cooperative),
+        passed_through: sum(|s| &s.passed),
     }
 }
 
@@ -195,13 +221,13 @@ fn decide(family: Family, route: impl FnOnce(bool) -> bool) -> bool {
     if PATCHED.load(Ordering::Relaxed) & family.bit() == 0 {
         return false;
     }
-    let c = &COUNTERS[family.index()];
+    let (c, i) = (shard(), family.index());
     let green = context::on_green_thread();
     let taken = !in_forked_child() && !crate::sys::is_inside() && route(green);
     if taken && green {
-        c.cooperative.fetch_add(1, Ordering::Relaxed);
+        c.cooperative[i].fetch_add(1, Ordering::Relaxed);
     } else {
-        c.passed.fetch_add(1, Ordering::Relaxed);
+        c.passed[i].fetch_add(1, Ordering::Relaxed);
     }
     taken
 }

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::{cvt, cvt_r};
+use super::{cvt, cvt_r, cvt_size, real};
 
 /// A socket address in the kernel's layout.
 pub struct RawAddr {
@@ -238,6 +238,43 @@ pub fn timeout(fd: RawFd, which: TimeoutOpt) -> io::Result<Option<Duration>> {
         Err(e) if e.raw_os_error() == Some(libc::ENOTSOCK) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// The most iovecs one vector call passes (the kernel's `IOV_MAX`; std clamps the same way).
+const IOV_MAX: usize = 1024;
+
+/// One `recv(2)` into `buf` with `flags` (no `EINTR` retry: a non-blocking call does not
+/// sleep, so it is not interrupted).
+pub fn recv(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
+    // SAFETY: `buf` is writable for its whole length.
+    cvt_size(unsafe { real::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) })
+}
+
+/// One `send(2)` of `buf` with `flags`.
+pub fn send(fd: RawFd, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
+    // SAFETY: `buf` is readable for its whole length.
+    cvt_size(unsafe { real::send(fd, buf.as_ptr().cast(), buf.len(), flags) })
+}
+
+/// A stream socket's write as std makes it: `send(2)` with `MSG_NOSIGNAL` (a closed peer is
+/// `EPIPE`, never `SIGPIPE`).
+pub fn send_stream(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    send(fd, buf, libc::MSG_NOSIGNAL)
+}
+
+/// One `readv(2)` into `bufs` (at most `IOV_MAX` of them).
+pub fn readv(fd: RawFd, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+    let n = bufs.len().min(IOV_MAX);
+    // SAFETY: `IoSliceMut` is ABI-compatible with `iovec` on Unix; each describes a writable
+    // buffer.
+    cvt_size(unsafe { real::readv(fd, bufs.as_mut_ptr().cast(), n as libc::c_int) })
+}
+
+/// One `writev(2)` of `bufs` (at most `IOV_MAX` of them).
+pub fn writev(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    let n = bufs.len().min(IOV_MAX);
+    // SAFETY: `IoSlice` is ABI-compatible with `iovec` on Unix; the kernel only reads them.
+    cvt_size(unsafe { real::writev(fd, bufs.as_ptr().cast(), n as libc::c_int) })
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use greenshim_shim::fd::table::{self as fdtable, Interest};
 use greenshim_shim::sys::socket::{self as sock, RawAddr};
 
 use crate::net::resolve::each_addr;
-use crate::net::{Managed, socket_impls, stream_io};
+use crate::net::{Managed, socket_impls};
 
 /// A TCP connection; mirrors [`std::net::TcpStream`].
 ///
@@ -22,7 +22,6 @@ use crate::net::{Managed, socket_impls, stream_io};
 pub struct TcpStream(pub(crate) Managed<std::net::TcpStream>);
 
 socket_impls!(TcpStream, std::net::TcpStream);
-stream_io!(TcpStream);
 
 impl TcpStream {
     /// Opens a TCP connection to `addr`, trying each resolved address in turn; mirrors
@@ -117,5 +116,55 @@ fn connect_one(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpSt
             Some(e) => Err(e),
             None => Ok(stream),
         },
+    }
+}
+
+impl io::Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.recv(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        self.0.recv_vectored(bufs)
+    }
+}
+
+/// Writes queue every byte before returning in blocking mode, as the kernel's blocking `send`
+/// does.
+impl io::Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.send(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.send_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl io::Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.recv(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        self.0.recv_vectored(bufs)
+    }
+}
+
+impl io::Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.send(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.send_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }

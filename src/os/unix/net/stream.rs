@@ -12,7 +12,7 @@ use greenshim_shim::park;
 use greenshim_shim::sys::socket::{self as sock, RawAddr};
 
 use super::{SocketAddr, raw_addr};
-use crate::net::{Managed, socket_impls, stream_io};
+use crate::net::{Managed, socket_impls};
 
 /// A Unix stream socket; mirrors [`std::os::unix::net::UnixStream`].
 ///
@@ -20,7 +20,6 @@ use crate::net::{Managed, socket_impls, stream_io};
 pub struct UnixStream(pub(crate) Managed<std::os::unix::net::UnixStream>);
 
 socket_impls!(UnixStream, std::os::unix::net::UnixStream);
-stream_io!(UnixStream);
 
 impl UnixStream {
     /// Connects to the socket at `path`; mirrors
@@ -92,5 +91,55 @@ fn connect_raw(addr: &RawAddr) -> io::Result<UnixStream> {
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+impl io::Read for &UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.recv(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        self.0.recv_vectored(bufs)
+    }
+}
+
+/// Writes queue every byte before returning in blocking mode, as the kernel's blocking `send`
+/// does.
+impl io::Write for &UnixStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.send(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.send_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl io::Read for UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.recv(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        self.0.recv_vectored(bufs)
+    }
+}
+
+impl io::Write for UnixStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.send(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.send_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
