@@ -30,6 +30,7 @@ pub mod futex;
 pub mod poll;
 pub mod process;
 pub mod pthread;
+pub mod signals;
 pub mod sleep;
 pub mod sockets;
 
@@ -175,6 +176,7 @@ fn keep_linked() {
     files::keep_linked();
     futex::keep_linked();
     pthread::keep_linked();
+    signals::keep_linked();
     dns::keep_linked();
 }
 
@@ -223,7 +225,10 @@ fn decide(family: Family, route: impl FnOnce(bool) -> bool) -> bool {
     }
     let (c, i) = (shard(), family.index());
     let green = context::on_green_thread();
-    let taken = !in_forked_child() && !crate::sys::is_inside() && route(green);
+    let taken = !in_forked_child()
+        && !crate::sys::is_inside()
+        && !crate::sys::pass::in_signal_handler()
+        && route(green);
     if taken && green {
         c.cooperative[i].fetch_add(1, Ordering::Relaxed);
     } else {

@@ -55,8 +55,39 @@ pub fn install_fork_handler() {
 
 thread_local! {
     static INSIDE: Cell<bool> = const { Cell::new(false) };
+    /// Signal handlers running on this OS thread (see [`in_signal_handler`]).
+    static IN_HANDLER: Cell<u32> = const { Cell::new(0) };
     /// Open no-park sections on this OS thread (see [`may_park`]).
     static NO_PARK: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether a signal handler installed through the interposed `sigaction`/`signal` runs on
+/// this OS thread now: the hooks then pass every call straight to libc (no lock, no
+/// allocation, no park: a handler may have interrupted greenshim itself, and a green thread
+/// must not switch inside a signal frame).
+#[inline]
+pub fn in_signal_handler() -> bool {
+    IN_HANDLER.with(Cell::get) != 0
+}
+
+/// A signal handler runs on this OS thread until the guard is dropped.
+#[derive(Debug)]
+pub struct HandlerGuard(());
+
+impl HandlerGuard {
+    /// Marks the start of a handler (async-signal-safe: one thread-local store).
+    #[inline]
+    pub fn enter() -> HandlerGuard {
+        IN_HANDLER.with(|c| c.set(c.get() + 1));
+        HandlerGuard(())
+    }
+}
+
+impl Drop for HandlerGuard {
+    #[inline]
+    fn drop(&mut self) {
+        IN_HANDLER.with(|c| c.set(c.get().saturating_sub(1)));
+    }
 }
 
 /// Opens a section in which the calling green thread must not park: state it keeps in its OS
@@ -79,7 +110,7 @@ pub fn leave_no_park() {
 /// hand-off) from prose into checks.
 #[inline]
 pub fn may_park() -> bool {
-    !is_inside() && NO_PARK.with(Cell::get) == 0
+    !is_inside() && NO_PARK.with(Cell::get) == 0 && !in_signal_handler()
 }
 
 /// Whether the calling OS thread runs greenshim's own code (see [`inside`]).

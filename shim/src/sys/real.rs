@@ -142,6 +142,7 @@ real_fns! {
     sem_trywait(s: *mut libc::sem_t) -> c_int;
     sem_clockwait(s: *mut libc::sem_t, clock: libc::clockid_t, abstime: *const libc::timespec) -> c_int;
     sem_post(s: *mut libc::sem_t) -> c_int;
+    sigaction(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int;
     __ppoll_chk(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout: *const libc::timespec, mask: *const libc::sigset_t, fdslen: usize) -> c_int;
 }
 

@@ -91,8 +91,12 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
 /// a few loads): only then can a state call change something, and only then is it worth
 /// asking the kernel whether this is a child.
 fn has_state(fd: RawFd) -> bool {
-    fdtable::lookup(fd)
-        .is_some_and(|e| e.desc().is_some() || e.is_registered() || e.origin() != Origin::Unknown)
+    // From a signal handler the table is left alone (its release wakes waiters, which takes
+    // locks): a fd number reused later is cleaned up when a hooked call creates it again.
+    !crate::sys::pass::in_signal_handler()
+        && fdtable::lookup(fd).is_some_and(|e| {
+            e.desc().is_some() || e.is_registered() || e.origin() != Origin::Unknown
+        })
 }
 
 /// `new` is a copy of `old` (same open file description): it shares `old`'s state.
