@@ -9,7 +9,8 @@
 //!   without parking, against libc's `nanosleep(0)` (a syscall) on a plain thread.
 //! - Socket I/O: a 1-byte `write` then `read` on a socketpair (the data is always there, so
 //!   nothing waits): libc's own functions, the hooks on a plain thread (pass-through), and the
-//!   hooks on a green thread (the fds are adopted: greenshim's retry loop, fast path).
+//!   hooks on a green thread (the fds are adopted: greenshim's retry loop, fast path); and
+//!   the same through the `UnixStream` mirror on a green thread.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -131,6 +132,23 @@ fn socket_io(c: &mut Criterion) {
     });
     c.bench_function("write_read_1_byte_hooked_green_thread", |b| {
         b.iter_custom(on_green(green, true))
+    });
+    c.bench_function("write_read_1_byte_mirror_green_thread", |b| {
+        b.iter_custom(|iters| {
+            greenshim::spawn(move || {
+                use std::io::{Read, Write};
+                let (mut x, mut y) = greenshim::os::unix::net::UnixStream::pair().unwrap();
+                let mut byte = [7u8];
+                let t = Instant::now();
+                for _ in 0..iters {
+                    x.write_all(&byte).unwrap();
+                    y.read_exact(&mut byte).unwrap();
+                }
+                t.elapsed()
+            })
+            .join()
+            .unwrap_or(Duration::ZERO)
+        })
     });
     assert!(
         greenshim_shim::fd::table::lookup(green[0]).is_some_and(|e| e.desc().is_some()),

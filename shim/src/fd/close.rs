@@ -34,9 +34,9 @@ pub fn release(fd: RawFd, restore_blocking: bool) {
     if was_registered {
         reactor::deregister(fd);
     }
-    if let Some(d) = e.end_release()
+    if let Some(released) = e.end_release()
         && restore_blocking
-        && !d.nonblocking()
+        && !released.nonblocking
     {
         // Best effort: the fd is being handed over, and an error here (a closed fd) leaves
         // nothing to restore.

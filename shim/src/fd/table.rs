@@ -314,12 +314,26 @@ fn alloc_desc(
     Ok(index + 1)
 }
 
-fn drop_desc_ref(id: u32) -> Option<&'static Desc> {
+/// What a description's last reference leaves behind: the user's blocking intent, read
+/// before its slot went back on the free list (another fd's adoption may take the slot the
+/// moment it is there, so the `Desc` itself must not be read after).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Released {
+    /// The user had made the description non-blocking.
+    pub(crate) nonblocking: bool,
+}
+
+/// Drops one reference to description `id`; the last one frees its slot and returns what it
+/// held.
+fn drop_desc_ref(id: u32) -> Option<Released> {
     let desc = DESCS.get(id as usize - 1)?;
     if desc.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
+        let released = Released {
+            nonblocking: desc.nonblocking(),
+        };
         let mut free = DESC_FREE.lock().unwrap_or_else(|e| e.into_inner());
         free.0.push(id - 1);
-        return Some(desc);
+        return Some(released);
     }
     None
 }
@@ -413,8 +427,9 @@ impl Entry {
     }
 
     /// Second half of a release: wakes every waiter (they see the new generation) and drops
-    /// the description reference; returns the description if this was its last reference.
-    pub(crate) fn end_release(&self) -> Option<&'static Desc> {
+    /// the description reference; returns what the description held if this was its last
+    /// reference.
+    pub(crate) fn end_release(&self) -> Option<Released> {
         let mut woken = Vec::new();
         self.read.fire(&mut woken);
         self.write.fire(&mut woken);
@@ -461,6 +476,17 @@ mod tests {
         assert_eq!(S.get(5).unwrap().load(Ordering::Relaxed), 7);
         assert!(S.get_or_alloc(MAX_FD).is_none());
         assert!(std::ptr::eq(a, S.get_or_alloc(5).unwrap()));
+    }
+
+    #[test]
+    fn a_released_description_reports_its_state_from_before_its_slot_is_reused() {
+        let a = alloc_desc(false, true, None, None).unwrap();
+        let last = drop_desc_ref(a);
+        // The slot goes straight to the next adoption, which makes it non-blocking.
+        let b = alloc_desc(true, true, None, None).unwrap();
+        assert_eq!(a, b, "the slot was reused");
+        assert_eq!(last, Some(Released { nonblocking: false }));
+        assert_eq!(drop_desc_ref(b), Some(Released { nonblocking: true }));
     }
 
     #[test]

@@ -223,12 +223,13 @@ fn decide(family: Family, route: impl FnOnce(bool) -> bool) -> bool {
     if PATCHED.load(Ordering::Relaxed) & family.bit() == 0 {
         return false;
     }
-    let (c, i) = (shard(), family.index());
     let green = context::on_green_thread();
-    let taken = !in_forked_child()
+    // `route` first: on a plain thread it is usually `false` at once (one load).
+    let taken = route(green)
+        && !in_forked_child()
         && !crate::sys::is_inside()
-        && !crate::sys::pass::in_signal_handler()
-        && route(green);
+        && !crate::sys::pass::in_signal_handler();
+    let (c, i) = (shard(), family.index());
     if taken && green {
         c.cooperative[i].fetch_add(1, Ordering::Relaxed);
     } else {
