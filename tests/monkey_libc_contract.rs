@@ -83,36 +83,12 @@ fn bad_pointers_in_vector_writes_are_efault_not_a_crash() {
     );
 }
 
-fn set_fd_limit(n: libc::rlim_t) -> libc::rlim_t {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit read or write one rlimit through a pointer to a live local.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim), 0);
-        let old = lim.rlim_cur;
-        lim.rlim_cur = n.min(lim.rlim_max);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &raw const lim), 0);
-        old
-    }
-}
-
 /// `getaddrinfo` with every fd in use: `(result, errno)` as the caller sees them. glibc fails
 /// the lookup and leaves `EMFILE` in `errno`, which callers read for `EAI_SYSTEM`.
 fn lookup_without_fds() -> (i32, i32) {
     let node = CString::new("localhost").unwrap();
     let service = CString::new("80").unwrap();
-    let mut hog = Vec::new();
-    loop {
-        match std::fs::File::open("/dev/null") {
-            Ok(f) => hog.push(f),
-            Err(e) => {
-                assert_eq!(e.raw_os_error(), Some(libc::EMFILE));
-                break;
-            }
-        }
-    }
+    let hog = util::use_up_fds();
     // SAFETY: __errno_location is the calling thread's errno slot.
     unsafe { *libc::__errno_location() = 0 };
     let mut res: *mut libc::addrinfo = std::ptr::null_mut();
@@ -138,12 +114,12 @@ fn lookup_without_fds() -> (i32, i32) {
 fn getaddrinfo_on_a_green_thread_leaves_libcs_errno() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     patched();
-    let old = set_fd_limit(200);
+    let old = util::set_fd_limit(200);
     let plain = std::thread::spawn(lookup_without_fds).join().unwrap();
     let before = monkey::stats().family(Family::Dns).cooperative;
     let green = greenshim::spawn(lookup_without_fds).join().unwrap();
     let after = monkey::stats().family(Family::Dns).cooperative;
-    set_fd_limit(old);
+    util::set_fd_limit(old);
     assert_ne!(plain.1, 0, "libc set errno: {plain:?}");
     assert_eq!(green, plain, "green thread vs plain thread");
     assert!(after > before, "the lookup was offloaded");

@@ -2,23 +2,11 @@
 //! accepts the waiting connection once fds are free again. Its own test binary, because it
 //! lowers the process's fd limit.
 
-use std::fs::File;
 use std::io::{Read, Write};
 
 use greenshim::net::{TcpListener, TcpStream};
 
-fn set_fd_limit(n: libc::rlim_t) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit read or write one rlimit through a pointer to a live local.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim), 0);
-        lim.rlim_cur = n.min(lim.rlim_max);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &raw const lim), 0);
-    }
-}
+mod util;
 
 #[test]
 fn emfile_on_accept_is_an_error_and_the_listener_recovers() {
@@ -29,17 +17,8 @@ fn emfile_on_accept_is_an_error_and_the_listener_recovers() {
         let mut client = TcpStream::connect(addr).unwrap();
         client.write_all(b"still here").unwrap();
         // Use up every fd under a low limit.
-        set_fd_limit(256);
-        let mut hog = Vec::new();
-        loop {
-            match File::open("/dev/null") {
-                Ok(f) => hog.push(f),
-                Err(e) => {
-                    assert_eq!(e.raw_os_error(), Some(libc::EMFILE));
-                    break;
-                }
-            }
-        }
+        util::set_fd_limit(256);
+        let mut hog = util::use_up_fds();
         let err = listener.accept().map(|_| ()).unwrap_err();
         let message = err.to_string();
         // Free some fds: the connection that waited in the backlog is accepted.

@@ -83,3 +83,35 @@ impl Ticker {
         n
     }
 }
+
+/// Sets this process's soft limit on open fds to `n` (at most the hard limit); returns the old
+/// soft limit.
+pub fn set_fd_limit(n: libc::rlim_t) -> libc::rlim_t {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read or write one rlimit through a pointer to a live local.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim), 0);
+        let old = lim.rlim_cur;
+        lim.rlim_cur = n.min(lim.rlim_max);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &raw const lim), 0);
+        old
+    }
+}
+
+/// Opens `/dev/null` until the fd limit is reached (checked: the last open fails with
+/// `EMFILE`); dropping the result frees them again.
+pub fn use_up_fds() -> Vec<std::fs::File> {
+    let mut hog = Vec::new();
+    loop {
+        match std::fs::File::open("/dev/null") {
+            Ok(f) => hog.push(f),
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(libc::EMFILE));
+                return hog;
+            }
+        }
+    }
+}

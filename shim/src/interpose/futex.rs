@@ -230,7 +230,7 @@ static GREEN_WAKES: AtomicU64 = AtomicU64::new(0);
 /// Locks `bucket` as greenshim's own code: a contended bucket lock waits in the kernel, never
 /// in the table it guards.
 fn lock_bucket(bucket: &Mutex<Bucket>) -> MutexGuard<'_, Bucket> {
-    super::inside(|| bucket.lock().unwrap_or_else(PoisonError::into_inner))
+    crate::sys::inside(|| bucket.lock().unwrap_or_else(PoisonError::into_inner))
 }
 
 fn bucket(word: usize) -> &'static Mutex<Bucket> {
@@ -394,7 +394,7 @@ fn stack_block() -> (usize, usize) {
     if known != (0, 0) {
         return known;
     }
-    let block = super::inside(crate::sys::thread_stack_block).unwrap_or((1, 1));
+    let block = crate::sys::inside(crate::sys::thread_stack_block).unwrap_or((1, 1));
     STACK_BLOCK.set(block);
     block
 }
@@ -480,7 +480,7 @@ pub unsafe extern "C" fn syscall(
                 // The worker is about to block: the other workers take its queue meanwhile.
                 // Inside: nothing here may park this green thread halfway through a protocol
                 // on its worker's own state.
-                let _blocked = super::inside(crate::fd::reactor::before_blocking);
+                let _blocked = crate::sys::inside(crate::fd::reactor::before_blocking);
                 // The blocking detector and the deadlock check name the worker's wait (marked
                 // last: the libc calls above mark and clear the same record).
                 static NAME: &str = crate::trace::THREAD_BOUND_FUTEX_WAIT;

@@ -251,7 +251,7 @@ pub fn fortified_calls() -> u64 {
     FORTIFIED.load(Ordering::Relaxed)
 }
 
-pub use crate::sys::{in_forked_child, inside, set_errno};
+pub use crate::sys::{in_forked_child, set_errno};
 
 /// A pointer from a hooked call's caller, sent to the offload pool with the call.
 pub(crate) struct SendPtr<T>(pub *mut T);

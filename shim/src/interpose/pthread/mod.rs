@@ -101,7 +101,7 @@ fn layout_ok() -> bool {
         1 => true,
         2 => false,
         _ => {
-            let ok = super::inside(check_layout);
+            let ok = crate::sys::inside(check_layout);
             STATE.store(if ok { 1 } else { 2 }, Ordering::Release);
             ok
         }
@@ -176,14 +176,14 @@ fn os_tid() -> i32 {
 static OWNERS: Mutex<BTreeMap<usize, u64>> = Mutex::new(BTreeMap::new());
 
 fn owner_of(obj: usize) -> Option<u64> {
-    super::inside(|| {
+    crate::sys::inside(|| {
         let owners = OWNERS.lock().unwrap_or_else(PoisonError::into_inner);
         owners.get(&obj).copied()
     })
 }
 
 fn set_owner(obj: usize, owner: Option<u64>) {
-    super::inside(|| {
+    crate::sys::inside(|| {
         let mut owners = OWNERS.lock().unwrap_or_else(PoisonError::into_inner);
         match owner {
             Some(id) => owners.insert(obj, id),
