@@ -28,9 +28,10 @@ pub fn main() {
                 .into_iter()
                 .map(|g| g.join().expect("green thread failed"))
                 .sum();
+            let st = greenshim::runtime::stack_stats();
             let extra = format!(
-                "workers={} stack_pool={}",
-                settings.workers, settings.stack_pool
+                "workers={} stack_pool={} stacks_carved={} stacks_trimmed={}",
+                settings.workers, settings.stack_pool, st.carved, st.trimmed
             );
             (t.elapsed(), sum, extra)
         }

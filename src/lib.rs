@@ -54,14 +54,19 @@
 //!   to that other thread. Use [`green_local!`] for per-green-thread state. Libraries that
 //!   cache things in thread-locals (random-number generators, allocators' caches) are fine as
 //!   long as they do not hold a reference to the thread-local across a blocking call.
-//! - **Stacks are fixed-size** (64 KiB by default, [`runtime::Config::stack_size`]). Deep
-//!   recursion overflows into a guard page: the green thread dies with
-//!   [`JoinError::StackOverflow`] without running its destructors, or, if the overflow skipped
-//!   the guard page, may ends the process.
-//! - **Each live green thread takes two kernel memory mappings**, and Linux allows a process
-//!   `vm.max_map_count` (65 530 by default) of them: about 32 000 live green threads. Past the
-//!   budget greenshim's spawn returns an `OutOfMemory` error naming the limit and the fix
-//!   (`sysctl -w vm.max_map_count=262144`); the infallible [`spawn`] panics with it.
+//! - **Stacks are fixed-size** (64 KiB by default, [`runtime::Config::stack_size`]). A green
+//!   thread that overflows its stack lands on a guard page, and greenshim prints which green
+//!   thread it was and aborts the process, as std does when an OS thread overflows its stack.
+//!   (Where the stack arena is not in force, below, may's own handling applies: the green
+//!   thread usually dies with [`JoinError::StackOverflow`] without running its destructors, and
+//!   may sometimes ends the process with `exit(1)`.)
+//! - **Live green threads are bounded by memory** (about 8.5 KiB each while they sleep): their
+//!   stacks are carved from a few large mappings with guard pages that do not split them
+//!   (`MADV_GUARD_INSTALL`, Linux 6.13+; [`runtime::stack_mode`] says whether it is in force).
+//!   On older kernels each live green thread takes two kernel memory mappings, and Linux allows
+//!   a process `vm.max_map_count` (65 530 by default) of them: about 32 000 live green threads.
+//!   Past that budget greenshim's spawn returns an `OutOfMemory` error naming the limit and the
+//!   fix (`sysctl -w vm.max_map_count=262144`); the infallible [`spawn`] panics with it.
 //! - **A blocking call greenshim does not know about blocks the whole worker**, and the green
 //!   threads queued on it wait. `std::net`, `std::fs`, `std::process` and `std::sync` block;
 //!   use the mirrors ([`monkey`] covers unmodified code's sleeps and name lookups so far). A

@@ -9,7 +9,7 @@
 //!  5  interpose/ (the libc hooks, dns)        runtime (start-up, configuration)
 //!  4  fd/ (table, reactor, close, io)   offload (thread pool)   monitor/ (diagnostics)
 //!  3  park/ (park primitive, waker + dispatch, context + registry, which, wait, timer,
-//!           waitqueue, lock)
+//!           waitqueue, lock)   stacks/ (the green-thread stack arena, overflow report)
 //!  2  sys/ (every libc call; the dlsym table `real`; pass-through flags `pass`)
 //!  1  trace (worker switch record, libc-call marks; std only)
 //! ```
@@ -21,6 +21,8 @@
 //!   woken, a deadline passes, or it is interrupted. Every blocking call in greenshim ends here;
 //!   with it, the context of each green thread, greenshim's own timer thread, the wait queue
 //!   every lock and channel is built from, and the lock word.
+//! - [`stacks`]: green-thread stacks carved from a few large mappings, so that live green
+//!   threads are bounded by memory rather than by `vm.max_map_count`; overflow reporting.
 //! - [`fd`]: per-fd state, one epoll and one reactor green thread per worker, the close
 //!   protocol, and the retry loop of every non-blocking fd operation.
 //! - [`offload`]: the elastic thread pool for work the kernel cannot make non-blocking.
@@ -39,6 +41,7 @@ pub mod monitor;
 pub mod offload;
 pub mod park;
 pub mod runtime;
+pub mod stacks;
 pub mod sys;
 pub mod trace;
 

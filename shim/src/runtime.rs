@@ -12,6 +12,8 @@
 //!    | `GREENSHIM_WORKERS` | worker OS threads running green threads (`0` = default) | `1` |
 //!    | `GREENSHIM_STACK_SIZE` | stack size of each green thread, bytes (`k`/`m` suffix allowed) | `128k` |
 //!    | `GREENSHIM_STACK_POOL` | number of ready-made stacks kept for reuse | `4000` |
+//!    | `GREENSHIM_STACK_ARENA` | most address space the stack arena reserves (`0` = one mapping per stack) | `64g` |
+//!    | `GREENSHIM_STACK_WARM` | bytes of freed stacks kept resident for reuse | `128m` |
 //!    | `GREENSHIM_PIN` | pin worker `i` to core `i` (`1`/`0`) | `0` |
 //!    | `GREENSHIM_OFFLOAD_THREADS` | most offload-pool threads alive at once | `512` |
 //!
@@ -58,8 +60,17 @@ pub const MAPS_PER_STACK: usize = 2;
 ///   and makes overflow of ordinary std code (formatting, panics with backtraces) unlikely.
 /// - `offload_threads = 512`: blocking jobs (file I/O, DNS, `fsync`) mostly wait on the kernel,
 ///   not the CPU, so many can usefully run at once; idle threads exit after 5 s.
-/// - `stack_pool = 1000`: may's default. Stacks beyond the pool cost an `mmap`, `mprotect` and
-///   `munmap` each (about 14 µs on a virtual machine).
+/// - `stack_pool = 1000`: may's default; may keeps that many finished green threads ready
+///   (stack and registers prepared) for the next spawn.
+/// - `stack_arena = 256 GiB` of address space (see [`crate::stacks`]). A live green thread
+///   keeps at least two pages resident (8.2 KiB per sleeper measured, README), so 256 GiB of
+///   68 KiB slots (64 KiB stacks and their guards) hold 3.9 million green threads, 32 GiB of
+///   memory: on machines with less memory, memory runs out before the arena does. The
+///   reservation is taken 1 GiB at a time as green threads need it, and costs no memory
+///   until stacks touch it.
+/// - `stack_warm = 64 MiB`: freed stacks, counted at their full size, kept resident for
+///   reuse without a system call or page fault (about 960 default stacks; beyond the pool,
+///   they serve the next burst of spawns). Stacks freed past it go back to the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
     /// Worker OS threads that run green threads.
@@ -68,6 +79,10 @@ pub struct Settings {
     pub stack_size: usize,
     /// Ready-made stacks kept for reuse.
     pub stack_pool: usize,
+    /// Most address space the stack arena reserves, bytes (0: one mapping per stack).
+    pub stack_arena: usize,
+    /// Bytes of freed stacks kept resident for reuse.
+    pub stack_warm: usize,
     /// Whether worker `i` is pinned to core `i`.
     pub pin: bool,
     /// The most offload-pool threads alive at once.
@@ -80,6 +95,8 @@ impl Settings {
             workers: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
             stack_size: 64 * 1024,
             stack_pool: 1000,
+            stack_arena: 256 << 30,
+            stack_warm: 64 << 20,
             pin: false,
             offload_threads: 512,
         }
@@ -98,6 +115,8 @@ pub struct Config {
     workers: Option<usize>,
     stack_size: Option<usize>,
     stack_pool: Option<usize>,
+    stack_arena: Option<usize>,
+    stack_warm: Option<usize>,
     offload_threads: Option<usize>,
     pin: Option<bool>,
 }
@@ -134,6 +153,19 @@ impl Config {
         self
     }
 
+    /// Most address space the stack arena may reserve, in bytes; `0` maps every stack on its
+    /// own, as may does (see [`crate::stacks`]).
+    pub fn stack_arena(mut self, bytes: usize) -> Self {
+        self.stack_arena = Some(bytes);
+        self
+    }
+
+    /// Bytes of freed stacks kept resident for reuse.
+    pub fn stack_warm(mut self, bytes: usize) -> Self {
+        self.stack_warm = Some(bytes);
+        self
+    }
+
     /// Pin worker `i` to core `i`.
     pub fn pin(mut self, pin: bool) -> Self {
         self.pin = Some(pin);
@@ -160,6 +192,8 @@ impl Config {
             workers: self.workers.or(pending.workers),
             stack_size: self.stack_size.or(pending.stack_size),
             stack_pool: self.stack_pool.or(pending.stack_pool),
+            stack_arena: self.stack_arena.or(pending.stack_arena),
+            stack_warm: self.stack_warm.or(pending.stack_warm),
             offload_threads: self.offload_threads.or(pending.offload_threads),
             pin: self.pin.or(pending.pin),
         };
@@ -189,6 +223,8 @@ static PENDING: Mutex<Config> = Mutex::new(Config {
     workers: None,
     stack_size: None,
     stack_pool: None,
+    stack_arena: None,
+    stack_warm: None,
     offload_threads: None,
     pin: None,
 });
@@ -201,6 +237,7 @@ fn parse_size(text: &str) -> Option<usize> {
     let (digits, mult) = match t.as_bytes().last()? {
         b'k' | b'K' => (&t[..t.len() - 1], 1024),
         b'm' | b'M' => (&t[..t.len() - 1], 1024 * 1024),
+        b'g' | b'G' => (&t[..t.len() - 1], 1024 * 1024 * 1024),
         _ => (t, 1),
     };
     digits.trim().parse::<usize>().ok()?.checked_mul(mult)
@@ -239,6 +276,8 @@ pub fn env_config() -> io::Result<Config> {
         workers: env_value("GREENSHIM_WORKERS", |t| t.trim().parse().ok())?,
         stack_size,
         stack_pool: env_value("GREENSHIM_STACK_POOL", |t| t.trim().parse().ok())?,
+        stack_arena: env_value("GREENSHIM_STACK_ARENA", parse_size)?,
+        stack_warm: env_value("GREENSHIM_STACK_WARM", parse_size)?,
         pin: env_value("GREENSHIM_PIN", parse_bool)?,
         offload_threads: env_value("GREENSHIM_OFFLOAD_THREADS", |t| {
             t.trim().parse().ok().filter(|&n: &usize| n > 0)
@@ -264,6 +303,8 @@ fn merge(api: Config, env: Config, d: Settings) -> Settings {
         workers,
         stack_size: check_stack_size(stack_size).unwrap_or(d.stack_size),
         stack_pool: api.stack_pool.or(env.stack_pool).unwrap_or(d.stack_pool),
+        stack_arena: api.stack_arena.or(env.stack_arena).unwrap_or(d.stack_arena),
+        stack_warm: api.stack_warm.or(env.stack_warm).unwrap_or(d.stack_warm),
         pin: api.pin.or(env.pin).unwrap_or(d.pin),
         offload_threads: api
             .offload_threads
@@ -280,18 +321,35 @@ fn start_with(env: Config) -> Settings {
             .set_stack_size(s.stack_size / WORD)
             .set_pool_capacity(s.stack_pool)
             .set_worker_pin(s.pin);
-        STACK_BUDGET.store(stack_budget(), Ordering::Relaxed);
+        // The stack hooks must be linked, and the arena decided, before may builds its pool.
+        crate::interpose::memory::keep_linked();
+        let stacks = crate::stacks::configure(s.stack_arena, s.stack_warm);
+        STACK_BUDGET.store(
+            if stacks == crate::stacks::Mode::Arena {
+                usize::MAX
+            } else {
+                stack_budget()
+            },
+            Ordering::Relaxed,
+        );
         crate::park::context::install_panic_filter();
         let before = sys::thread_ids();
         crate::offload::set_max_threads(s.offload_threads);
         // The floors below call up into the reactors only through what is pushed down here.
         crate::park::waker::set_kicker(crate::fd::reactor::kick_all);
         crate::park::timer::set_sysmon(crate::fd::reactor::sysmon_tick);
-        crate::fd::reactor::start(s.workers);
-        // Force may's scheduler (its workers and timer thread) into existence now, so the
-        // threads it starts are known to be the runtime's (the deadlock check counts on it).
-        // SAFETY: the closure touches no thread-local storage and returns at once.
-        drop(unsafe { may::coroutine::spawn(|| ()) });
+        // may's scheduler starts on its first use, here: its pool of ready-made stacks comes
+        // from the arena, and its workers' wake-up eventfds are recorded for coalescing.
+        crate::park::wakeups::recording(s.workers, || {
+            crate::stacks::serving(|| {
+                crate::fd::reactor::start(s.workers);
+                // Force may's scheduler (its workers and timer thread) into existence now, so
+                // the threads it starts are known to be the runtime's (the deadlock check
+                // counts on it).
+                // SAFETY: the closure touches no thread-local storage and returns at once.
+                drop(unsafe { may::coroutine::spawn(|| ()) });
+            });
+        });
         // may created its timer thread and then worker 0, 1, … since `before` was taken, and
         // Linux hands out thread ids in creation order: sorted, the new ids say which is which.
         // They inherit this thread's name, which tells them from threads that other code
@@ -384,6 +442,21 @@ pub fn stack_budget_now() -> usize {
 
 /// The error for a spawn past the stack-mapping limit, naming the limit and the fix.
 pub fn stack_limit_error(live: usize) -> io::Error {
+    if crate::stacks::mode() == crate::stacks::Mode::Arena {
+        let st = crate::stacks::stats();
+        return io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "greenshim: cannot spawn another green thread: {live} are alive and the stack \
+                 arena has no free slot: it has reserved {} MiB of the {} MiB it may \
+                 (GREENSHIM_STACK_ARENA, Config::stack_arena), or the kernel refused more \
+                 address space. Keep fewer green threads alive at once (for example with a \
+                 Pool), or raise the arena size or the process's address-space limit.",
+                st.reserved >> 20,
+                settings().stack_arena >> 20,
+            ),
+        );
+    }
     let max = sys::max_map_count().map_or_else(|_| "unknown".to_owned(), |m| m.to_string());
     io::Error::new(
         io::ErrorKind::OutOfMemory,

@@ -47,8 +47,9 @@ impl Builder {
     ///
     /// # Errors
     /// - `InvalidInput` for a stack size outside the accepted range;
-    /// - `OutOfMemory` when the stack cannot be allocated: the message names the limit
-    ///   (`vm.max_map_count`) and the fix;
+    /// - `OutOfMemory` when the stack cannot be allocated: the message names the limit (the
+    ///   stack arena's size, or `vm.max_map_count` where stacks are mapped one by one) and the
+    ///   fix;
     /// - `Unsupported` in a child forked without exec, where the runtime's threads do not
     ///   exist.
     #[track_caller]
@@ -99,7 +100,8 @@ impl Builder {
                 // thread, which makes `std::thread_local!` values unstable across parks.
                 // greenshim documents that caveat at the crate root and offers `green_local!`
                 // instead; what greenshim keeps per green thread is in coroutine-local storage.
-                unsafe { builder.spawn(body) }
+                // Its stack comes from greenshim's arena (see `greenshim_shim::stacks`).
+                greenshim_shim::stacks::serving(|| unsafe { builder.spawn(body) })
             }))
         });
         match spawned {
@@ -136,6 +138,7 @@ where
 {
     let guard: Box<dyn Any> = Box::new(ExitGuard(shared.clone()));
     shared.ctx.bind_current(Some(guard));
+    greenshim_shim::stacks::note_owner(shared.ctx.id(), shared.ctx.name());
     let outcome = if shared.ctx.pending() == Some(Interrupt::Kill) {
         // Killed before it started: `f` never runs.
         drop(f);
@@ -153,6 +156,7 @@ where
         }
     };
     shared.complete(outcome);
+    greenshim_shim::stacks::rearm_sentinel();
     // The worker is about to leave this green thread for good.
     greenshim_shim::trace::switch_out();
 }

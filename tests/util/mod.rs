@@ -115,3 +115,37 @@ pub fn use_up_fds() -> Vec<std::fs::File> {
         }
     }
 }
+
+/// Spawns green threads that sleep for an hour until spawning fails (more than `limit` spawns
+/// fail the test), then checks that the error is `OutOfMemory` naming `needle`, and that the
+/// infallible `spawn` panics with it too. Returns the parked green threads.
+pub fn spawn_until_out_of_stacks(limit: usize, needle: &str) -> Vec<greenshim::Greenlet<()>> {
+    let mut parked = Vec::with_capacity(limit);
+    let err = loop {
+        match greenshim::Builder::new().spawn(|| greenshim::sleep(Duration::from_secs(3600))) {
+            Ok(h) => parked.push(h),
+            Err(e) => break e,
+        }
+        assert!(
+            parked.len() <= limit,
+            "no error after {} spawns",
+            parked.len()
+        );
+    };
+    assert_eq!(err.kind(), std::io::ErrorKind::OutOfMemory);
+    let msg = err.to_string();
+    assert!(msg.contains(needle), "{msg}");
+    let panic = std::panic::catch_unwind(|| greenshim::spawn(|| ())).unwrap_err();
+    let text = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(text.contains(needle), "{text}");
+    parked
+}
+
+/// Kills `parked`, waits until their stacks are released, and checks that spawning works again.
+pub fn release_and_spawn_again(parked: &[greenshim::Greenlet<()>]) {
+    greenshim::killall(parked);
+    eventually(Duration::from_secs(30), "stacks released", || {
+        greenshim::live_count() < 10
+    });
+    assert_eq!(greenshim::spawn(|| 3).join().unwrap(), 3);
+}

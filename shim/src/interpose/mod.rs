@@ -27,6 +27,7 @@
 pub mod dns;
 pub mod files;
 pub mod futex;
+pub mod memory;
 pub mod poll;
 pub mod process;
 pub mod pthread;

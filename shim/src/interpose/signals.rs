@@ -9,7 +9,9 @@
 //! What `sigaction` reports back (`oldact`) is the program's own handler, never the
 //! trampoline. Left alone: the synchronous fault signals (`SIGSEGV`, `SIGBUS`, `SIGILL`,
 //! `SIGFPE`, `SIGTRAP`), whose handlers (std's and may's stack-overflow guards among them) may
-//! never return; `SIG_DFL` and `SIG_IGN`; handlers installed before greenshim was loaded or
+//! never return (once the stack arena is in force, a `SIGSEGV` or `SIGBUS` handler is filed
+//! behind greenshim's overflow report instead, see [`crate::stacks::overflow`]); `SIG_DFL` and
+//! `SIG_IGN`; handlers installed before greenshim was loaded or
 //! through the raw system call. A handler that leaves by `siglongjmp` leaves its thread marked:
 //! the hooks on that thread then pass through (they block like libc's) from there on.
 //!
@@ -45,16 +47,8 @@ extern "C" fn trampoline(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_voi
     if h == libc::SIG_DFL || h == libc::SIG_IGN {
         return; // replaced meanwhile by a disposition the kernel now handles itself
     }
-    if FLAGS[i].load(Ordering::Acquire) & libc::SA_SIGINFO != 0 {
-        // SAFETY: the program installed `h` as an `sa_sigaction` handler for `sig`.
-        let f: extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) =
-            unsafe { std::mem::transmute(h) };
-        f(sig, info, ctx);
-    } else {
-        // SAFETY: the program installed `h` as an `sa_handler` for `sig`.
-        let f: extern "C" fn(c_int) = unsafe { std::mem::transmute(h) };
-        f(sig);
-    }
+    // SAFETY: the program installed `h` for `sig` with these flags; the kernel's arguments.
+    unsafe { crate::sys::pass::call_handler(h, FLAGS[i].load(Ordering::Acquire), sig, info, ctx) };
 }
 
 /// greenshim's `sigaction`: a handler is installed behind the trampoline; `old` reports the
@@ -68,6 +62,10 @@ pub unsafe extern "C" fn sigaction(
     act: *const libc::sigaction,
     old: *mut libc::sigaction,
 ) -> c_int {
+    // SAFETY: the caller's pointers, valid per the contract.
+    if unsafe { crate::stacks::overflow::file_behind(sig, act, old) } {
+        return 0;
+    }
     if !wrappable(sig) || crate::sys::in_forked_child() {
         // SAFETY: the caller's arguments pass through unchanged.
         return unsafe { real::sigaction(sig, act, old) };

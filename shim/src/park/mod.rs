@@ -24,6 +24,7 @@ pub mod timer;
 pub mod wait;
 pub mod waitqueue;
 pub mod waker;
+pub mod wakeups;
 pub mod which;
 
 pub use waker::{ThreadWaker, Waker};

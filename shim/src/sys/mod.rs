@@ -158,8 +158,9 @@ impl EventFd {
     /// Creates an eventfd with a zero counter.
     pub fn new() -> io::Result<Self> {
         use std::os::fd::FromRawFd;
-        // SAFETY: eventfd takes no pointers; the flags are valid constants.
-        let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
+        // SAFETY: eventfd takes no pointers; the flags are valid constants. The real one: the
+        // interposer would take greenshim's own eventfds for may's (see `park::wakeups`).
+        let fd = cvt(unsafe { real::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
         // SAFETY: `fd` was just returned by eventfd and is owned by nobody else.
         Ok(EventFd(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
     }

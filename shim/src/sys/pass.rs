@@ -137,3 +137,28 @@ pub fn set_errno(code: i32) {
     // SAFETY: `__errno_location` returns the calling thread's errno slot, always valid.
     unsafe { *libc::__errno_location() = code };
 }
+
+/// Calls the signal handler `h` installed with `flags` (`SA_SIGINFO` picks the three-argument
+/// form) for `sig`, as the kernel would have.
+///
+/// # Safety
+/// `h` is a handler (not `SIG_DFL`/`SIG_IGN`) installed for `sig` with `flags`; `info` and
+/// `ctx` are what the kernel passed for this signal.
+pub unsafe fn call_handler(
+    h: usize,
+    flags: i32,
+    sig: i32,
+    info: *mut libc::siginfo_t,
+    ctx: *mut std::ffi::c_void,
+) {
+    if flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: per the contract, `h` is an `sa_sigaction` handler.
+        let f: extern "C" fn(i32, *mut libc::siginfo_t, *mut std::ffi::c_void) =
+            unsafe { std::mem::transmute(h) };
+        f(sig, info, ctx);
+    } else {
+        // SAFETY: per the contract, `h` is an `sa_handler` handler.
+        let f: extern "C" fn(i32) = unsafe { std::mem::transmute(h) };
+        f(sig);
+    }
+}

@@ -142,6 +142,12 @@ real_fns! {
     sem_trywait(s: *mut libc::sem_t) -> c_int;
     sem_clockwait(s: *mut libc::sem_t, clock: libc::clockid_t, abstime: *const libc::timespec) -> c_int;
     sem_post(s: *mut libc::sem_t) -> c_int;
+    mmap(addr: *mut c_void, len: usize, prot: c_int, flags: c_int, fd: c_int, off: libc::off_t) -> *mut c_void;
+    mmap64(addr: *mut c_void, len: usize, prot: c_int, flags: c_int, fd: c_int, off: libc::off64_t) -> *mut c_void;
+    munmap(addr: *mut c_void, len: usize) -> c_int;
+    mprotect(addr: *mut c_void, len: usize, prot: c_int) -> c_int;
+    eventfd(initval: c_uint, flags: c_int) -> c_int;
+    madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
     sigaction(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int;
     __ppoll_chk(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout: *const libc::timespec, mask: *const libc::sigset_t, fdslen: usize) -> c_int;
 }

@@ -16,6 +16,15 @@ use super::adopted_desc;
 /// The C contract of `read(2)`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, n: usize) -> isize {
+    if let Some(w) = crate::park::wakeups::worker_of(fd) {
+        // A may worker drains its wake-up fd, then collects its queue: the next wake-up must
+        // be written again. Cleared after the drain, not before: a wake-up written in between
+        // would be drained with the flag left set, and every later one skipped.
+        // SAFETY: the caller's arguments pass through unchanged.
+        let r = unsafe { real::read(fd, buf, n) };
+        crate::park::wakeups::consumed(w);
+        return r;
+    }
     // SAFETY: the caller's arguments.
     if let Some(r) = unsafe { crate::interpose::files::read(fd, buf, n) } {
         return r;

@@ -1,0 +1,230 @@
+//! Green-thread stacks from the arena: they cost no kernel mapping each, are reused after the
+//! green thread ends, leave every other `mmap` alone, and may's worker wake-ups (coalesced by
+//! the same start-up) never get stuck.
+
+mod util;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use greenshim::runtime::{self, StackMode};
+use greenshim_shim::{park::wakeups, stacks, sys};
+
+/// Whether this kernel has guard regions (Linux 6.13+), which the arena needs.
+fn kernel_has_guard_regions() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (6, 13)
+}
+
+fn start() -> bool {
+    util::workers(2);
+    runtime::start().expect("runtime starts");
+    match runtime::stack_mode() {
+        StackMode::Arena => true,
+        other => {
+            assert!(
+                !kernel_has_guard_regions(),
+                "the kernel has guard regions but stacks are {other:?}"
+            );
+            eprintln!("skipped: stacks are {other:?} on this kernel");
+            false
+        }
+    }
+}
+
+/// Spawns `n` green threads that each report where their stack is, wait for `gate`, and
+/// return their index.
+fn parked(n: usize, gate: &Arc<greenshim::Event>) -> Vec<greenshim::Greenlet<(usize, usize)>> {
+    (0..n)
+        .map(|i| {
+            let gate = gate.clone();
+            greenshim::spawn(move || {
+                let local = 0u8;
+                let at = std::hint::black_box(&local) as *const u8 as usize;
+                gate.wait();
+                (i, at)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn stacks_come_from_the_arena_and_cost_no_mapping_each() {
+    if !start() {
+        return;
+    }
+    util::watchdog(Duration::from_secs(60), || {
+        let before = sys::current_map_count().unwrap();
+        let served = runtime::stack_stats().served;
+        let gate = Arc::new(greenshim::Event::new());
+        let n = 5000;
+        let hs = parked(n, &gate);
+        let during = sys::current_map_count().unwrap();
+        // may's stack pool (1000) serves the first spawns; every other one is an arena slot.
+        let now = runtime::stack_stats().served;
+        assert!(
+            now - served >= (n - 1000) as u64,
+            "served {served} -> {now}"
+        );
+        // Per stack mappings would add 2 each (10 000); the arena adds a chunk per ~15 000.
+        assert!(
+            during < before + 50,
+            "mappings grew from {before} to {during} for {n} live green threads"
+        );
+        gate.set();
+        for (i, h) in hs.into_iter().enumerate() {
+            let (j, at) = h.join().expect("green thread ends");
+            assert_eq!(i, j);
+            assert!(
+                stacks::owns(at as *mut _),
+                "green thread {i}'s stack at {at:#x} is not in the arena"
+            );
+        }
+    });
+}
+
+#[test]
+fn other_mappings_pass_through() {
+    if !start() {
+        return;
+    }
+    let map = || {
+        let len = 64 * 1024;
+        // SAFETY: a fresh anonymous mapping, unmapped below.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        let ours = stacks::owns(p);
+        // SAFETY: our own mapping; the guard page request is an ordinary mprotect here.
+        assert_eq!(unsafe { libc::mprotect(p, 4096, libc::PROT_NONE) }, 0);
+        // SAFETY: our own mapping, whole.
+        assert_eq!(unsafe { libc::munmap(p, len) }, 0);
+        ours
+    };
+    assert!(
+        !map(),
+        "a plain thread's MAP_STACK mapping came from the arena"
+    );
+    let green = greenshim::spawn(map).join().unwrap();
+    assert!(
+        !green,
+        "a green thread's own MAP_STACK mapping came from the arena"
+    );
+}
+
+#[test]
+fn freed_stacks_are_reused() {
+    if !start() {
+        return;
+    }
+    util::watchdog(Duration::from_secs(60), || {
+        let round = || {
+            let gate = Arc::new(greenshim::Event::new());
+            let hs = parked(3000, &gate);
+            gate.set();
+            for (i, h) in hs.into_iter().enumerate() {
+                assert_eq!(h.join().unwrap().0, i);
+            }
+        };
+        round();
+        let first = runtime::stack_stats();
+        round();
+        round();
+        let later = runtime::stack_stats();
+        let reused = (later.warm_hits + later.cold_hits) - (first.warm_hits + first.cold_hits);
+        assert!(reused >= 2000, "{first:?} -> {later:?}");
+        // Other tests of this binary may spawn meanwhile; still, reuse must dominate.
+        assert!(
+            later.carved - first.carved < reused,
+            "{first:?} -> {later:?}"
+        );
+    });
+}
+
+#[test]
+fn green_and_plain_spawners_mixed() {
+    start();
+    util::watchdog(Duration::from_secs(60), || {
+        let total = Arc::new(AtomicUsize::new(0));
+        let spawner = |base: usize, total: Arc<AtomicUsize>| {
+            let hs: Vec<_> = (0..500)
+                .map(|i| {
+                    let total = total.clone();
+                    greenshim::spawn(move || {
+                        total.fetch_add(1, Ordering::Relaxed);
+                        base + i
+                    })
+                })
+                .collect();
+            hs.into_iter()
+                .enumerate()
+                .all(|(i, h)| h.join().unwrap() == base + i)
+        };
+        let plain: Vec<_> = (0..4)
+            .map(|k| {
+                let t = total.clone();
+                std::thread::spawn(move || spawner(k * 1000, t))
+            })
+            .collect();
+        let green: Vec<_> = (4..8)
+            .map(|k| {
+                let t = total.clone();
+                greenshim::spawn(move || spawner(k * 1000, t))
+            })
+            .collect();
+        for p in plain {
+            assert!(p.join().unwrap());
+        }
+        for g in green {
+            assert!(g.join().unwrap());
+        }
+        assert_eq!(total.load(Ordering::Relaxed), 8 * 500);
+    });
+}
+
+#[test]
+fn worker_wakeups_never_stay_pending_when_idle() {
+    start();
+    if !wakeups::active() {
+        eprintln!("skipped: may's wake-up fds were not recognised");
+        return;
+    }
+    util::watchdog(Duration::from_secs(60), || {
+        for _ in 0..100 {
+            // Bursts from two plain threads race the workers' drains of their eventfds.
+            let bursts: Vec<_> = (0..2)
+                .map(|_| {
+                    std::thread::spawn(|| {
+                        let hs: Vec<_> = (0..300).map(|i| greenshim::spawn(move || i)).collect();
+                        hs.into_iter().map(|h| h.join().unwrap()).sum::<usize>()
+                    })
+                })
+                .collect();
+            for b in bursts {
+                assert_eq!(b.join().unwrap(), 300 * 299 / 2);
+            }
+            // Idle workers drain their eventfds; a flag left set would make every later
+            // wake-up of that worker be skipped while it sleeps.
+            util::eventually(Duration::from_secs(5), "wake-up flags clear", || {
+                (0..2).all(|w| !wakeups::pending(w))
+            });
+        }
+        let (written, skipped) = wakeups::stats();
+        assert!(written > 0, "no wake-up was written");
+        eprintln!("wake-ups written {written}, skipped {skipped}");
+    });
+}
