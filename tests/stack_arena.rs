@@ -228,3 +228,42 @@ fn worker_wakeups_never_stay_pending_when_idle() {
         eprintln!("wake-ups written {written}, skipped {skipped}");
     });
 }
+
+#[test]
+fn a_forked_child_maps_for_itself() {
+    if !start() {
+        return;
+    }
+    // Arena slots exist before the fork (may's pool).
+    assert!(runtime::stack_stats().in_use > 0);
+    // SAFETY: the child only calls async-signal-safe functions (mmap, munmap, _exit) and
+    // atomics, then exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let len = 64 * 1024;
+        // SAFETY: a fresh anonymous mapping in the child.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        let fine = p != libc::MAP_FAILED
+            && !stacks::owns(p)
+            // SAFETY: the child's own mapping, whole.
+            && unsafe { libc::munmap(p, len) } == 0;
+        // SAFETY: ends the child without running the parent's atexit handlers.
+        unsafe { libc::_exit(if fine { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &raw mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{status:#x}"
+    );
+}

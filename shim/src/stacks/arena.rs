@@ -22,6 +22,8 @@ use crate::sys::real;
 pub(super) const PAGE: usize = 4096;
 /// `madvise` advice that installs a guard region (Linux 6.13+).
 const MADV_GUARD_INSTALL: i32 = 102;
+/// `madvise` advice that faults pages in, writable (Linux 5.14+).
+const MADV_POPULATE_WRITE: i32 = 23;
 /// Bytes of address space each chunk aims at (its slot count is this over the slot length).
 const CHUNK_BYTES: usize = 1 << 30;
 /// Most chunks the table holds (with 1 GiB chunks: 4 TiB of stacks).
@@ -404,6 +406,13 @@ fn carve(class: &mut Class, stats: &mut Stats, arena_bytes: usize) -> Option<usi
     if !advise(&guards, MADV_GUARD_INSTALL) {
         return None;
     }
+    // The two pages the generator writes when it sets a stack up (its sentinel at the bottom,
+    // its bookkeeping at the top), faulted in together rather than one fault each.
+    let touched: Vec<(usize, usize)> = guards
+        .iter()
+        .flat_map(|&(base, _)| [(base + PAGE, PAGE), (base + class.slot_len - PAGE, PAGE)])
+        .collect();
+    advise(&touched, MADV_POPULATE_WRITE);
     class.carving = Some((chunk, end));
     stats.carved += guards.len() as u64;
     // Handed out lowest address first.
@@ -556,7 +565,8 @@ fn start_trimmer() -> bool {
 }
 
 /// Waits until some class has free slots beyond the warm size that have been unused for
-/// [`DECAY`], and takes up to [`TRIM_BATCH`] of them (oldest first) out of the warm list.
+/// [`DECAY`], and takes up to [`TRIM_BATCH`] of them (oldest first) out of the warm list,
+/// with those unused for half as long: one pass per half second of frees, not one per slot.
 fn next_trim_batch() -> (Vec<usize>, usize) {
     let mut st = state();
     loop {
@@ -570,19 +580,24 @@ fn next_trim_batch() -> (Vec<usize>, usize) {
                 ..
             } = &mut *st;
             for class in classes.iter_mut() {
+                if class
+                    .warm
+                    .front()
+                    .is_some_and(|&(_, at)| now.duration_since(at) < DECAY)
+                {
+                    let at = class.warm.front().map_or(now, |f| f.1);
+                    wait = wait.min(DECAY - now.duration_since(at));
+                    continue;
+                }
                 let mut batch = Vec::new();
                 while *warm_used > *warm_bytes && batch.len() < TRIM_BATCH {
                     match class.warm.front() {
-                        Some(&(a, at)) if now.duration_since(at) >= DECAY => {
+                        Some(&(a, at)) if now.duration_since(at) >= DECAY / 2 => {
                             class.warm.pop_front();
                             *warm_used -= class.slot_len;
                             batch.push(a);
                         }
-                        Some(&(_, at)) => {
-                            wait = wait.min(DECAY - now.duration_since(at));
-                            break;
-                        }
-                        None => break,
+                        _ => break,
                     }
                 }
                 if !batch.is_empty() {
