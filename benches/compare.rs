@@ -6,12 +6,14 @@
 //! ```text
 //! scripts/bench [flags]        # installs wrk (W5's load generator) when missing, then this
 //! cargo bench --bench compare -- [--runs 3] [--duration 5] [--workloads W1,W2,W3,W4,W5]
-//!     [--impls greenshim,patched,tokio-ct,tokio-mt,may,std] [--workers N] [--raise-map-count]
+//!     [--impls greenshim,patched,tokio-ct,tokio-mt,may,std,go] [--workers N] [--raise-map-count]
 //!     [--n1 100000] [--n2 500000] [--n3 100000] [--svg target/compare.svg]
 //! ```
 //! An implementation may be written `name@workers` to override `--workers` for it. Every
 //! workload runs the implementations it has: W1–W3 have no `patched` form (they make no libc
-//! calls to patch) and W3 has no `std` form (100 000 OS threads). W4's load is the project's
+//! calls to patch), W3 has no `std` form (100 000 OS threads), and `go` (goroutines,
+//! `benches/go/peers.go`, built with `go build` when the Go toolchain is installed;
+//! `scripts/bench` installs it) has W1 and W3 only. W4's load is the project's
 //! generator (`benches/w4/loadgen.rs`) at C = 50 and 1000; W5's is `wrk -t1 -cC -dDs --latency`
 //! at C = 100 and 1000, each after one second of warm-up load. Beside requests/s and p99, each
 //! reports the server's CPU time per request over the measured interval (its utime + stime from
@@ -74,8 +76,29 @@ impl Impl {
         match w {
             "W1" | "W2" => self.name != "patched",
             "W3" => !matches!(self.name.as_str(), "patched" | "std"),
-            _ => true,
+            _ => self.name != "go",
         }
+    }
+
+    /// The Go peer's program, built once per process (into `target/go-peers`); `None` with the
+    /// reason when the Go toolchain is missing or the build fails.
+    fn go_program() -> Result<&'static str, String> {
+        static BUILT: std::sync::OnceLock<Result<&'static str, String>> =
+            std::sync::OnceLock::new();
+        BUILT
+            .get_or_init(|| {
+                let out = "target/go-peers/peers";
+                let built = Command::new("go")
+                    .args(["build", "-o", out, "benches/go/peers.go"])
+                    .status()
+                    .map_err(|e| format!("go is not installed ({e}); scripts/bench installs it"))?;
+                if built.success() {
+                    Ok(out)
+                } else {
+                    Err(format!("go build of benches/go/peers.go failed: {built}"))
+                }
+            })
+            .clone()
     }
 
     fn child_args(&self, workload: &str) -> Vec<String> {
@@ -101,7 +124,12 @@ struct ChildRun {
 /// Runs this program with `args` as a child, up to `limit`, and collects its output and peak
 /// RSS (`wait4`'s rusage).
 fn run_child(args: &[String], limit: Duration) -> Result<ChildRun, String> {
-    let mut child = Command::new(std::env::current_exe().expect("own path"))
+    let program = if args.windows(2).any(|a| a[0] == "--impl" && a[1] == "go") {
+        Impl::go_program()?.into()
+    } else {
+        std::env::current_exe().expect("own path")
+    };
+    let mut child = Command::new(program)
         .args(args)
         .stdout(Stdio::piped())
         .spawn()
@@ -574,7 +602,7 @@ fn orchestrate(args: &common::Args) {
     let workers: usize = args.get("workers", 0);
     let mut plan = Plan {
         workloads: list("workloads", "W1,W2,W3,W4,W5"),
-        impls: list("impls", "greenshim,patched,tokio-ct,tokio-mt,may,std")
+        impls: list("impls", "greenshim,patched,tokio-ct,tokio-mt,may,std,go")
             .iter()
             .map(|s| Impl::parse(s, workers))
             .collect(),

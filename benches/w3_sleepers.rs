@@ -2,7 +2,7 @@
 //! Peak RSS is read from outside: `/usr/bin/time -v` (maximum resident set size / N), or the
 //! child's `ru_maxrss` when `cargo bench --bench compare` runs it.
 //!
-//! `cargo bench --bench w3_sleepers -- --n 100000 [--workers N] [--stack-size BYTES] [--raise-map-count]
+//! `cargo bench --bench w3_sleepers -- --n 100000 [--workers N] [--stack-size BYTES] [--raise-map-count] [--sleep-ms 1000]
 //! [--impl greenshim|tokio-ct|tokio-mt|may]`
 //!
 //! greenshim's stacks come from its arena (a few mappings for any number of green threads)
@@ -44,7 +44,9 @@ pub fn main() {
     let imp: String = args.get("impl", "greenshim".to_owned());
     let peer: String = args.get("peer", imp.clone());
     let workers: usize = args.get("workers", 0);
-    let second = Duration::from_secs(1);
+    // W3 sleeps 1 s; longer sleeps (`--sleep-ms`) keep every green thread alive at once when
+    // spawning them takes longer than a second (a million of them).
+    let second = Duration::from_millis(args.get("sleep-ms", 1000));
     let (wall, extra) = match imp.as_str() {
         "greenshim" => {
             let settings = args.start_runtime();
@@ -57,17 +59,19 @@ pub fn main() {
             let handles: Vec<_> = (0..n)
                 .map(|_| greenshim::spawn(move || greenshim::sleep(second)))
                 .collect();
-            // Every green thread is alive now (they sleep a whole second).
+            // The mappings with (nearly) every green thread alive.
             let maps = sys::current_map_count().unwrap_or(0);
+            let spawned_s = t.elapsed().as_secs_f64();
             for g in handles {
                 g.join().expect("green thread failed");
             }
             let extra = format!(
                 "stack_size={} workers={} map_count_needed={needed} maps_at_peak={maps} \
-                 max_map_count={} stacks={:?}",
+                 max_map_count={} spawn_s={spawned_s:.3} sleep_ms={} stacks={:?}",
                 settings.stack_size,
                 settings.workers,
                 sys::max_map_count().unwrap_or(0),
+                second.as_millis(),
                 greenshim::runtime::stack_mode(),
             );
             (t.elapsed(), extra)

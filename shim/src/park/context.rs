@@ -425,6 +425,11 @@ pub mod registry {
         all
     }
 
+    /// Whether some live green thread satisfies `pred` (stops at the first; no snapshot).
+    pub fn any(mut pred: impl FnMut(&Context) -> bool) -> bool {
+        REGISTRY.iter().any(|s| lock(s).values().any(|c| pred(c)))
+    }
+
     /// The context of green thread `id`, if it is listed.
     pub fn get(id: u64) -> Option<Arc<Context>> {
         lock(shard(id)).get(&id).cloned()
