@@ -3,14 +3,15 @@
 //! A greenlet's shared state lives in [`Shared`]: the result slot, a `done` flag and the
 //! listeners to notify at completion. The green thread completes it itself when its function
 //! returns, panics or is killed; if the green thread dies without unwinding (a stack overflow
-//! caught by the guard page), may still frees its local storage, and the [`ExitGuard`] stored
-//! there completes the greenlet with [`JoinError::StackOverflow`] so that joiners never hang.
+//! that may's own handling contained, where greenshim's stack arena is not in force), may
+//! still frees its local storage, and `Shared`'s `OnExit`, registered there, completes the
+//! greenlet with [`JoinError::StackOverflow`] so that joiners never hang.
 
 mod shared;
 mod spawn;
 
 pub(crate) use shared::{DoneQueue, Listener};
-use shared::{ExitGuard, Shared, State};
+use shared::{Shared, State};
 pub use spawn::{Builder, current_id, spawn, spawn_later};
 
 use std::any::Any;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use greenshim_shim::monitor::{self, PanicReport};
 use greenshim_shim::park::Waker;
-use greenshim_shim::park::context::Context;
+use greenshim_shim::park::context::{Context, OnExit};
 
 use super::{JoinError, LIVE, UNFINISHED};
 
@@ -122,23 +122,11 @@ impl<T> Drop for Shared<T> {
     }
 }
 
-/// Type-erased completion for the exit guard.
-pub(super) trait Abandon: Send + Sync {
-    fn abandon(&self);
-}
-
-impl<T: Send> Abandon for Shared<T> {
-    fn abandon(&self) {
+/// Told (through the green thread's local storage) when may releases the stack: a green thread
+/// that died without completing (its stack overflowed) completes as `StackOverflow`.
+impl<T: Send> OnExit for Shared<T> {
+    fn on_exit(&self) {
         self.complete(Err(JoinError::StackOverflow));
-    }
-}
-
-/// Lives in the green thread's local storage; dropped when may releases the stack.
-pub(super) struct ExitGuard(pub(super) Arc<dyn Abandon>);
-
-impl Drop for ExitGuard {
-    fn drop(&mut self) {
-        self.0.abandon();
         LIVE.fetch_sub(1, Ordering::Release);
     }
 }

@@ -1,6 +1,5 @@
 //! Spawning: [`Builder`], [`spawn`], [`spawn_later`] and the body every green thread runs.
 
-use std::any::Any;
 use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -10,7 +9,7 @@ use std::time::Duration;
 use greenshim_shim::park::context::{self, Context, Interrupt, InterruptUnwind};
 use greenshim_shim::runtime;
 
-use super::{ExitGuard, Greenlet, JoinError, LIVE, Shared, State, UNFINISHED};
+use super::{Greenlet, JoinError, LIVE, Shared, State, UNFINISHED};
 
 /// Configures a green thread before spawning it: name and stack size.
 #[derive(Debug, Default, Clone)]
@@ -136,8 +135,7 @@ where
     F: FnOnce() -> T,
     T: Send + 'static,
 {
-    let guard: Box<dyn Any> = Box::new(ExitGuard(shared.clone()));
-    shared.ctx.bind_current(Some(guard));
+    shared.ctx.bind_current(Some(shared.clone()));
     greenshim_shim::stacks::note_owner(shared.ctx.id(), shared.ctx.name());
     let outcome = if shared.ctx.pending() == Some(Interrupt::Kill) {
         // Killed before it started: `f` never runs.

@@ -295,33 +295,42 @@ impl Context {
     }
 
     /// Binds this context to the running green thread: records its waker and stores the context
-    /// (and `exit_guard`) in the green thread's local storage. may drops that storage when the
+    /// (and `on_exit`) in the green thread's local storage. may drops that storage when the
     /// green thread's stack is released, even after a stack overflow that skipped every other
-    /// destructor, so `exit_guard`'s `Drop` is a reliable "this green thread is gone" signal.
+    /// destructor, so `on_exit` is a reliable "this green thread is gone" signal.
     ///
     /// Must be the first thing a green thread spawned by greenshim does.
-    pub fn bind_current(self: &Arc<Self>, exit_guard: Option<Box<dyn Any>>) {
+    pub fn bind_current(self: &Arc<Self>, on_exit: Option<Arc<dyn OnExit>>) {
         debug_assert!(may::coroutine::is_coroutine());
         self.waker.set(Waker::current_green()).ok();
         trace::switch_in(self.id);
         BINDING.with(|b| {
             *b.borrow_mut() = Some(Binding {
                 ctx: self.clone(),
-                _exit_guard: exit_guard,
+                on_exit,
             });
         });
     }
 }
 
+/// Told when a green thread's local storage is released (see [`Context::bind_current`]).
+pub trait OnExit: Send + Sync {
+    /// The green thread is gone.
+    fn on_exit(&self);
+}
+
 /// What a green thread's local storage holds for greenshim.
 struct Binding {
     ctx: Arc<Context>,
-    _exit_guard: Option<Box<dyn Any>>,
+    on_exit: Option<Arc<dyn OnExit>>,
 }
 
 impl Drop for Binding {
     fn drop(&mut self) {
         registry::forget(self.ctx.id);
+        if let Some(h) = self.on_exit.take() {
+            h.on_exit();
+        }
     }
 }
 
@@ -352,7 +361,7 @@ pub fn current() -> Arc<Context> {
         trace::switch_in(ctx.id);
         *b.borrow_mut() = Some(Binding {
             ctx: ctx.clone(),
-            _exit_guard: None,
+            on_exit: None,
         });
         ctx
     })

@@ -35,18 +35,18 @@ const NAME_BYTES: usize = 39;
 /// lowest one is found overwritten as the green thread finishes).
 const SENTINEL_WORDS: usize = 8;
 /// Slots trimmed (their pages returned to the kernel) together: one `process_madvise` call
-/// for up to this many ranges. Per slot, `madvise(MADV_DONTNEED)` cost 19.4 µs on this
+/// for up to this many ranges. Per slot, `madvise(MADV_DONTNEED)` cost 15.9 µs on this
 /// 2-vCPU machine with another thread of the process running (each call flushes the other
-/// CPU's TLB by IPI), one vectored call 1.6 µs per slot (`/tmp`-free C probe, see the README's
-/// stacks section).
+/// CPU's TLB by IPI), one vectored call 1.4 µs per slot (`benches/probes/madvise_cost.c`,
+/// `spin` mode).
 const TRIM_BATCH: usize = 1024;
 /// How long a free slot beyond the warm size stays resident before the trimmer returns its
 /// pages: a burst of spawns that follows a burst of exits within this time reuses the slots
 /// without page faults (trimming at once made W1 thrash: 11 264 slots trimmed and faulted
 /// back in per 100 000 spawns, 3.7 µs per spawn against 1.9 µs).
 const DECAY: Duration = Duration::from_secs(1);
-/// Slots carved (guards installed) together: one vectored call instead of one each (1.47 µs
-/// against 0.64 µs per slot, same probe).
+/// Slots carved (guards installed) together: one vectored call instead of one each (1.08 µs
+/// against 0.63 µs per slot, same probe).
 const CARVE_BATCH: usize = 64;
 /// The kernel's limit on ranges per vectored call (`UIO_MAXIOV`).
 const MAX_IOV: usize = 1024;
@@ -142,6 +142,8 @@ struct State {
     warm_used: usize,
     /// Whether the trimmer thread runs.
     trimmer: bool,
+    /// Whether it waits with nothing to do (and must be woken).
+    trimmer_idle: bool,
     stats: Stats,
 }
 
@@ -151,6 +153,7 @@ static STATE: Mutex<State> = Mutex::new(State {
     warm_bytes: 0,
     warm_used: 0,
     trimmer: false,
+    trimmer_idle: false,
     stats: Stats {
         served: 0,
         warm_hits: 0,
@@ -210,9 +213,10 @@ pub(super) fn stats() -> Stats {
     st
 }
 
-/// Whether guard regions work here: installed on one page of a scratch mapping, the mapping
-/// count must not grow and touching the page must fault (checked by `mincore`-free means:
-/// the kernel refuses unknown advice with `EINVAL`).
+/// Whether guard regions work here: the kernel accepts `MADV_GUARD_INSTALL` on a page of a
+/// scratch mapping (kernels before 6.13 refuse the unknown advice with `EINVAL`). That the
+/// guards then neither split the mapping nor stop faulting is what `tests/stack_arena.rs` and
+/// `tests/stack_overflow.rs` check.
 fn probe_guard_regions() -> Result<(), &'static str> {
     // SAFETY: sysconf has no preconditions.
     if unsafe { libc::sysconf(libc::_SC_PAGESIZE) } != PAGE as libc::c_long {
@@ -314,8 +318,9 @@ pub(super) fn rearm_sentinel(sp: usize) {
 }
 
 /// What a guard-page fault at `addr` with stack pointer `sp` says: the overflowing green
-/// thread's slot, when `addr` is in a slot's guard page and `sp` is in that slot or in the
-/// guard (the fault is the owner running off its stack, not a stray pointer).
+/// thread's slot, when `addr` is in a slot's guard page and `sp` is in that slot or less than
+/// 1 MiB below it (a frame that large moves `sp` past the guard before its stack probe
+/// touches it); a fault with `sp` elsewhere is a stray pointer, not an overflow.
 pub(super) struct Overflow {
     pub id: u64,
     pub name: [u8; NAME_BYTES],
@@ -538,7 +543,12 @@ pub(super) fn give_back(addr: usize, len: usize) -> Result<(), i32> {
         if !st.trimmer {
             st.trimmer = start_trimmer();
         }
-        TRIM_WAKE.notify_one();
+        // A trimmer in a timed wait looks again by itself; only an idle one needs waking (once
+        // per burst of frees, not once per free).
+        if st.trimmer_idle {
+            st.trimmer_idle = false;
+            TRIM_WAKE.notify_one();
+        }
     }
     Ok(())
 }
@@ -609,6 +619,7 @@ fn next_trim_batch() -> (Vec<usize>, usize) {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         } else {
+            st.trimmer_idle = true;
             st = TRIM_WAKE.wait(st).unwrap_or_else(|e| e.into_inner());
         }
     }
