@@ -323,6 +323,8 @@ fn start_with(env: Config) -> Settings {
             .set_worker_pin(s.pin);
         // The stack hooks must be linked, and the arena decided, before may builds its pool.
         crate::interpose::memory::keep_linked();
+        // may's workers sleep in the `epoll_wait` interposer (see `park::wakeups`).
+        crate::interpose::poll::keep_linked();
         let stacks = crate::stacks::configure(s.stack_arena, s.stack_warm);
         STACK_BUDGET.store(
             if stacks == crate::stacks::Mode::Arena {

@@ -1,7 +1,7 @@
 //! `mmap`, `mmap64`, `mprotect` and `munmap`: the generator's stack requests made inside a
 //! greenshim spawn are served from the stack arena ([`crate::stacks`]); every other call goes
-//! straight to libc. `eventfd`: may's worker wake-up fds are recorded at start-up, so that
-//! their wake-ups can be coalesced ([`crate::park::wakeups`]). Not a patch family: in force in every binary that starts the runtime,
+//! straight to libc. `eventfd` and `epoll_create1`: may's worker wake-up fds and selectors are
+//! recorded at start-up, so that their wake-ups can be coalesced ([`crate::park::wakeups`]). Not a patch family: in force in every binary that starts the runtime,
 //! patched or not (the runtime links these hooks).
 
 use std::ffi::{c_int, c_void};
@@ -96,6 +96,19 @@ pub unsafe extern "C" fn eventfd(initval: std::ffi::c_uint, flags: c_int) -> c_i
     fd
 }
 
+/// greenshim's `epoll_create1`: reports the epolls may's scheduler creates at start-up as its
+/// workers' selectors ([`crate::park::wakeups`]).
+///
+/// # Safety
+/// The C contract of `epoll_create1(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn epoll_create1(flags: c_int) -> c_int {
+    // SAFETY: the caller's argument passes through unchanged.
+    let fd = unsafe { real::epoll_create1(flags) };
+    crate::park::wakeups::note_epoll(fd);
+    fd
+}
+
 /// References the hooks, so that every binary that starts the runtime links them.
 pub fn keep_linked() {
     std::hint::black_box([
@@ -104,5 +117,6 @@ pub fn keep_linked() {
         mprotect as *const (),
         munmap as *const (),
         eventfd as *const (),
+        epoll_create1 as *const (),
     ]);
 }

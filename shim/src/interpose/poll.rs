@@ -432,6 +432,15 @@ pub unsafe extern "C" fn epoll_wait(
     max: c_int,
     timeout: c_int,
 ) -> c_int {
+    if timeout != 0
+        && max > 0
+        && let Some(w) = crate::park::wakeups::worker_of_epoll(epfd)
+    {
+        // A may worker about to sleep: it first looks for a wake-up its producers did not
+        // write (see `park::wakeups`). Always in force, patched or not.
+        // SAFETY: the caller's arguments.
+        return unsafe { crate::park::wakeups::worker_wait(w, epfd, events, max, timeout) };
+    }
     if timeout == 0 || max <= 0 || !cooperative(Family::Poll) {
         // SAFETY: the caller's arguments pass through unchanged.
         return unsafe { real::epoll_wait(epfd, events, max, timeout) };

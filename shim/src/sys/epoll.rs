@@ -28,8 +28,9 @@ pub struct Epoll(OwnedFd);
 impl Epoll {
     /// Creates an epoll instance.
     pub fn new() -> io::Result<Self> {
-        // SAFETY: epoll_create1 takes no pointers.
-        let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        // SAFETY: epoll_create1 takes no pointers. The real one: the interposer would take
+        // greenshim's own epolls for may's (see `park::wakeups`).
+        let fd = cvt(unsafe { super::real::epoll_create1(libc::EPOLL_CLOEXEC) })?;
         // SAFETY: `fd` was just returned by epoll_create1 and belongs to nobody else.
         Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd) }))
     }

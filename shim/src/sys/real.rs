@@ -147,6 +147,7 @@ real_fns! {
     munmap(addr: *mut c_void, len: usize) -> c_int;
     mprotect(addr: *mut c_void, len: usize, prot: c_int) -> c_int;
     eventfd(initval: c_uint, flags: c_int) -> c_int;
+    epoll_create1(flags: c_int) -> c_int;
     madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
     sigaction(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int;
     __ppoll_chk(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout: *const libc::timespec, mask: *const libc::sigset_t, fdslen: usize) -> c_int;
