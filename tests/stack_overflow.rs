@@ -69,12 +69,34 @@ fn run_case(shape: &str, frame: usize) -> u64 {
     }
 }
 
-/// The child: a ticker and a busy neighbour, then the overflowing green thread.
+/// The child: a ticker and a busy neighbour, then the overflowing green thread; or, for the
+/// `plain-*` cases, a fault that is not a green thread's, which must reach the handler behind
+/// greenshim's (std's overflow report, or the default action).
 #[test]
 fn child_entry() {
     let Ok(case) = std::env::var("OVERFLOW_CASE") else {
         return;
     };
+    if let Some(kind) = case.strip_prefix("plain-") {
+        util::workers(1);
+        greenshim::runtime::start().unwrap();
+        match kind {
+            "overflow" => {
+                let t = std::thread::Builder::new()
+                    .name("deep-plain".into())
+                    .stack_size(256 * 1024)
+                    .spawn(|| small::<700>(0))
+                    .unwrap();
+                println!("CHILD-RETURNED {:?}", t.join().is_ok());
+            }
+            _ => {
+                // SAFETY: deliberately faults: a write through a null pointer.
+                unsafe { std::ptr::null_mut::<u64>().write_volatile(1) };
+                println!("CHILD-RETURNED");
+            }
+        }
+        return;
+    }
     let parts: Vec<&str> = case.split(':').collect();
     let (shape, frame, workers) = (
         parts[0].to_owned(),
@@ -173,4 +195,23 @@ fn every_overflow_is_reported_and_aborts() {
             assert!(!out.contains("CHILD-RETURNED"), "case {case}\n{out}");
         }
     }
+}
+
+#[test]
+fn other_faults_reach_the_handlers_behind() {
+    if std::env::var("OVERFLOW_CASE").is_ok() {
+        return;
+    }
+    // A plain thread's overflow: std's own report and abort.
+    let (status, out) = run_child("plain-overflow");
+    assert_eq!(status.signal(), Some(libc::SIGABRT), "{status:?}\n{out}");
+    assert!(
+        out.contains("thread 'deep-plain'") && out.contains("has overflowed its stack"),
+        "{out}"
+    );
+    assert!(!out.contains("greenshim: green thread"), "{out}");
+    // A stray write: the default action, SIGSEGV.
+    let (status, out) = run_child("plain-null");
+    assert_eq!(status.signal(), Some(libc::SIGSEGV), "{status:?}\n{out}");
+    assert!(!out.contains("CHILD-RETURNED"), "{out}");
 }

@@ -349,9 +349,15 @@ fn start_with(env: Config) -> Settings {
                 // the threads it starts are known to be the runtime's (the deadlock check
                 // counts on it).
                 // SAFETY: the closure touches no thread-local storage and returns at once.
-                drop(unsafe { may::coroutine::spawn(|| ()) });
+                let first = unsafe { may::coroutine::spawn(|| ()) };
+                // Its start installed the generator's fault handler; greenshim's overflow report
+                // goes in front of it.
+                let _ = first.join();
             });
         });
+        if stacks == crate::stacks::Mode::Arena {
+            crate::stacks::overflow::install();
+        }
         // may created its timer thread and then worker 0, 1, … since `before` was taken, and
         // Linux hands out thread ids in creation order: sorted, the new ids say which is which.
         // They inherit this thread's name, which tells them from threads that other code

@@ -107,6 +107,16 @@ pub fn switch_in(id: u64) {
     bump(s);
 }
 
+/// Whether this OS thread is running a green thread now (async-signal-safe: it reads the
+/// thread's slot without creating one).
+#[inline]
+pub fn running_green() -> bool {
+    SLOT.with(|s| {
+        s.get()
+            .is_some_and(|s| s.current.load(Ordering::Relaxed) != 0)
+    })
+}
+
 /// The running green thread is about to park, yield or finish; returns its id (for the
 /// matching [`switch_in`]). Called on green threads only.
 #[inline]

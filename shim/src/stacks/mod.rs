@@ -70,12 +70,13 @@ pub fn serving<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Decides the mode once, at runtime start: the arena when `arena_bytes > 0` and the kernel
-/// supports guard regions. `warm_bytes` of freed stacks are kept resident for reuse.
+/// Decides the mode once, at runtime start, before may's scheduler starts: the arena when
+/// `arena_bytes > 0` and the kernel supports guard regions (the runtime then installs
+/// [`overflow::install`] once may ran its first coroutine). `warm_bytes` of freed stacks are kept resident for reuse.
 pub fn configure(arena_bytes: usize, warm_bytes: usize) -> Mode {
     let mode = arena::configure(arena_bytes, warm_bytes);
     if mode == Mode::Arena {
-        overflow::install();
+        overflow::note_before_may();
     }
     mode
 }

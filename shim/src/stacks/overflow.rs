@@ -13,8 +13,11 @@
 //! greenshim's handler sits in front of every other `SIGSEGV`/`SIGBUS` handler (the
 //! interposed `sigaction` of `interpose::signals` files the program's handlers behind it). A fault in the guard page of an arena slot, with the stack
 //! pointer in that slot, prints which green thread overflowed and how big its stack was, then
-//! aborts. Every other fault goes to the handler that was there before (std's own guard check,
-//! may's, or the default action). The handler is async-signal-safe: atomics, a stack buffer
+//! aborts. Every other fault goes to the handler that was there before: may's generator's for a
+//! fault on a green thread, std's (its own guard-page report for an OS thread's overflow) or
+//! the default action otherwise. The generator's handler cannot take a plain thread's fault:
+//! it asserts it runs on a coroutine and panics inside the signal frame, which turned std's
+//! "thread has overflowed its stack" into a bare `SIGSEGV`. The handler is async-signal-safe: atomics, a stack buffer
 //! and `write(2)`.
 
 use std::ffi::{c_int, c_void};
@@ -31,6 +34,32 @@ static NEXT: [(AtomicUsize, AtomicUsize); 2] = [
     (AtomicUsize::new(0), AtomicUsize::new(0)),
 ];
 
+/// may's generator's own handler (installed when the first coroutine starts, before
+/// greenshim's) and the handler it replaced (std's) with its flags, for `SIGSEGV` and `SIGBUS`.
+/// The generator's handler asserts that it runs on a green thread (it panics inside the signal
+/// frame on a plain thread, so that std's "thread has overflowed its stack" report never
+/// comes); a fault off the green threads goes to the handler it replaced instead.
+static MAYS: [(AtomicUsize, AtomicUsize, AtomicUsize); 2] = [
+    (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    ),
+    (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    ),
+];
+
+fn mays_of(sig: c_int) -> Option<&'static (AtomicUsize, AtomicUsize, AtomicUsize)> {
+    match sig {
+        libc::SIGSEGV => Some(&MAYS[0]),
+        libc::SIGBUS => Some(&MAYS[1]),
+        _ => None,
+    }
+}
+
 fn next_of(sig: c_int) -> Option<&'static (AtomicUsize, AtomicUsize)> {
     match sig {
         libc::SIGSEGV => Some(&NEXT[0]),
@@ -39,12 +68,40 @@ fn next_of(sig: c_int) -> Option<&'static (AtomicUsize, AtomicUsize)> {
     }
 }
 
+/// The `sa_sigaction` and `sa_flags` now installed for `sig`.
+fn current(sig: c_int) -> (usize, usize) {
+    // SAFETY: all-zero is a valid sigaction.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: a query; `old` is a live local.
+    unsafe { real::sigaction(sig, std::ptr::null(), &raw mut old) };
+    (old.sa_sigaction, old.sa_flags as usize)
+}
+
+/// Records the `SIGSEGV` and `SIGBUS` handlers in force before may's scheduler starts (std's),
+/// so that [`install`] can tell the generator's, installed after them, apart.
+pub fn note_before_may() {
+    for sig in [libc::SIGSEGV, libc::SIGBUS] {
+        if let Some(m) = mays_of(sig) {
+            let (h, flags) = current(sig);
+            m.1.store(h, Ordering::Release);
+            m.2.store(flags, Ordering::Release);
+        }
+    }
+}
+
 /// Installs the handler for `SIGSEGV` and `SIGBUS` (once), keeping the current ones behind it.
-pub(super) fn install() {
+/// Called after may ran its first coroutine (which installs the generator's handler).
+pub fn install() {
     if INSTALLED.swap(true, Ordering::AcqRel) {
         return;
     }
     for sig in [libc::SIGSEGV, libc::SIGBUS] {
+        if let Some(m) = mays_of(sig) {
+            let (h, _) = current(sig);
+            if h != m.1.load(Ordering::Acquire) {
+                m.0.store(h, Ordering::Release);
+            }
+        }
         // SAFETY: all-zero is a valid sigaction (empty mask, no flags).
         let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
         act.sa_sigaction = on_fault as *const () as usize;
@@ -125,11 +182,20 @@ extern "C" fn on_fault(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void)
     chain(sig, info, ctx);
 }
 
-/// Hands a fault that is not a green thread's overflow to the handler behind greenshim's.
+/// Hands a fault that is not a green thread's overflow to the handler behind greenshim's (past
+/// may's generator's when the fault is not on a green thread).
 fn chain(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
     let Some(next) = next_of(sig) else { return };
-    let h = next.0.load(Ordering::Acquire);
-    let flags = next.1.load(Ordering::Acquire) as c_int;
+    let mut h = next.0.load(Ordering::Acquire);
+    let mut flags = next.1.load(Ordering::Acquire) as c_int;
+    if let Some(m) = mays_of(sig)
+        && h != 0
+        && h == m.0.load(Ordering::Acquire)
+        && !crate::trace::running_green()
+    {
+        h = m.1.load(Ordering::Acquire);
+        flags = m.2.load(Ordering::Acquire) as c_int;
+    }
     if h == libc::SIG_DFL || h == libc::SIG_IGN {
         // A synchronous fault cannot be ignored: restore the default action and return, so
         // the faulting instruction runs again and the kernel ends the process with the signal.
