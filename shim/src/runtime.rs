@@ -423,8 +423,9 @@ pub fn start() -> io::Result<Settings> {
         Some(s) => *s,
         None => start_with(env_config()?),
     };
-    // SAFETY: the closure touches no thread-local storage and returns at once.
-    let handle = unsafe { may::coroutine::spawn(|| ()) };
+    // SAFETY: the closure touches no thread-local storage and returns at once. Its stack comes
+    // from the arena too (it may be a new one, and may's pool then keeps it for later spawns).
+    let handle = crate::stacks::serving(|| unsafe { may::coroutine::spawn(|| ()) });
     handle
         .join()
         .map_err(|_| io::Error::other("greenshim: may's scheduler failed to start"))?;

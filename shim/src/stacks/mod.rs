@@ -20,7 +20,9 @@
 //!
 //! Only the calls made inside [`serving`] are served: greenshim opens that window around its
 //! own spawns and around may's start-up (which builds may's pool of ready-made stacks), and
-//! only for anonymous `MAP_STACK` requests. Every other `mmap` in the process passes straight
+//! only for anonymous `MAP_STACK` requests. A coroutine spawned through may directly, outside
+//! greenshim, gets may's own mappings; may's pool may later hand that stack to a greenshim
+//! spawn (it is unmapped normally when freed). Every other `mmap` in the process passes straight
 //! to libc; `munmap` and `mprotect` cost two loads for an address outside the arena.
 //!
 //! Where the kernel lacks guard regions (or the arena is switched off) every stack is mapped
