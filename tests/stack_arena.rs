@@ -84,6 +84,22 @@ fn stacks_come_from_the_arena_and_cost_no_mapping_each() {
     });
 }
 
+/// An anonymous `MAP_STACK` mapping of `len` bytes, made the way a stack allocator would, from
+/// outside a greenshim spawn (async-signal-safe: a forked child calls it).
+fn map_stack(len: usize) -> *mut libc::c_void {
+    // SAFETY: a fresh anonymous mapping; the callers unmap it.
+    unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    }
+}
+
 #[test]
 fn other_mappings_pass_through() {
     if !start() {
@@ -91,17 +107,7 @@ fn other_mappings_pass_through() {
     }
     let map = || {
         let len = 64 * 1024;
-        // SAFETY: a fresh anonymous mapping, unmapped below.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
-                -1,
-                0,
-            )
-        };
+        let p = map_stack(len);
         assert_ne!(p, libc::MAP_FAILED);
         let ours = stacks::owns(p);
         // SAFETY: our own mapping; the guard page request is an ordinary mprotect here.
@@ -234,17 +240,7 @@ fn a_forked_child_maps_for_itself() {
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         let len = 64 * 1024;
-        // SAFETY: a fresh anonymous mapping in the child.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
-                -1,
-                0,
-            )
-        };
+        let p = map_stack(len);
         let fine = p != libc::MAP_FAILED
             && !stacks::owns(p)
             // SAFETY: the child's own mapping, whole.
