@@ -35,7 +35,8 @@
 //!   holds 3.9 million default stacks, which need 32 GiB of memory at two pages each: memory
 //!   runs out first. Address space is reserved only as green threads need it.
 //! - **64 MiB of warm stacks**: freed stacks (counted at full size) that the next spawns reuse
-//!   without a system call or page fault; the rest go back to the kernel.
+//!   without a system call or page fault; the rest go back to the kernel once unused for a
+//!   second.
 
 pub use greenshim_shim::offload::{OffloadStats, stats as offload_stats};
 pub use greenshim_shim::park::{ParkStats, stats as park_stats};

@@ -63,14 +63,16 @@ pub const MAPS_PER_STACK: usize = 2;
 /// - `stack_pool = 1000`: may's default; may keeps that many finished green threads ready
 ///   (stack and registers prepared) for the next spawn.
 /// - `stack_arena = 256 GiB` of address space (see [`crate::stacks`]). A live green thread
-///   keeps at least two pages resident (8.2 KiB per sleeper measured, README), so 256 GiB of
-///   68 KiB slots (64 KiB stacks and their guards) hold 3.9 million green threads, 32 GiB of
-///   memory: on machines with less memory, memory runs out before the arena does. The
-///   reservation is taken 1 GiB at a time as green threads need it, and costs no memory
-///   until stacks touch it.
+///   keeps at least two pages of its stack resident (9.0 KiB per sleeper measured with its
+///   heap, README), so 256 GiB of 68 KiB slots (64 KiB stacks and their guards) hold 3.9
+///   million green threads, 35 GiB of memory: on machines with less memory, memory runs out
+///   before the arena does. The reservation is taken 1 GiB at a time as green threads need it,
+///   and costs no memory until stacks touch it.
 /// - `stack_warm = 64 MiB`: freed stacks, counted at their full size, kept resident for
 ///   reuse without a system call or page fault (about 960 default stacks; beyond the pool,
-///   they serve the next burst of spawns). Stacks freed past it go back to the kernel.
+///   they serve the next burst of spawns). Stacks freed past it go back to the kernel once
+///   they have been unused for a second. Chosen by reasoning, not measured: the trimming
+///   waits a second, so the warm size hardly shows in the benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
     /// Worker OS threads that run green threads.
