@@ -116,7 +116,9 @@ thread_local! {
 /// Runs `f` (the start of may's scheduler) recording the eventfds and epolls it creates as the
 /// workers'; wake-ups are managed afterwards only if there is one of each per worker.
 pub fn recording<R>(workers: usize, f: impl FnOnce() -> R) -> R {
-    let r = crate::sys::pass::with_flag(&RECORDING, f);
+    RECORDING.with(|c| c.set(true));
+    let r = f();
+    RECORDING.with(|c| c.set(false));
     if EVENTFDS.publish(workers) {
         SLEEPS_KNOWN.store(EPOLLS.publish(workers), Ordering::Release);
     }

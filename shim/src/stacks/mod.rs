@@ -62,7 +62,14 @@ thread_local! {
 
 /// Runs `f` (a may spawn, or may's start-up) with its stack requests served from the arena.
 pub fn serving<R>(f: impl FnOnce() -> R) -> R {
-    crate::sys::pass::with_flag(&SERVING, f)
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SERVING.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(SERVING.with(|c| c.replace(true)));
+    f()
 }
 
 /// Decides the mode once, at runtime start, before may's scheduler starts: the arena when

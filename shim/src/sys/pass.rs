@@ -5,7 +5,6 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::thread::LocalKey;
 
 static IN_FORKED_CHILD: AtomicBool = AtomicBool::new(false);
 
@@ -123,19 +122,13 @@ pub fn is_inside() -> bool {
 /// Runs `f` as greenshim's own code: the interposers pass the libc calls it makes straight
 /// through. `f` must not park (the flag belongs to the OS thread).
 pub fn inside<R>(f: impl FnOnce() -> R) -> R {
-    with_flag(&INSIDE, f)
-}
-
-/// Runs `f` with the thread-local `flag` set, restoring its previous value afterwards (also
-/// when `f` unwinds).
-pub fn with_flag<R>(flag: &'static LocalKey<Cell<bool>>, f: impl FnOnce() -> R) -> R {
-    struct Restore(&'static LocalKey<Cell<bool>>, bool);
+    struct Restore(bool);
     impl Drop for Restore {
         fn drop(&mut self) {
-            self.0.with(|c| c.set(self.1));
+            INSIDE.with(|c| c.set(self.0));
         }
     }
-    let _restore = Restore(flag, flag.with(|c| c.replace(true)));
+    let _restore = Restore(INSIDE.with(|c| c.replace(true)));
     f()
 }
 
