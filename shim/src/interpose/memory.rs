@@ -42,11 +42,8 @@ pub unsafe extern "C" fn mmap64(
     fd: c_int,
     off: libc::off64_t,
 ) -> *mut c_void {
-    if let Some(p) = stacks::map(addr, len, prot, flags, fd) {
-        return p;
-    }
-    // SAFETY: the caller's arguments pass through unchanged.
-    unsafe { real::mmap64(addr, len, prot, flags, fd, off) }
+    // SAFETY: the caller's arguments; `off64_t` is `off_t` on 64-bit Linux.
+    unsafe { mmap(addr, len, prot, flags, fd, off) }
 }
 
 /// greenshim's `mprotect`.

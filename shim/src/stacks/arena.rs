@@ -197,6 +197,12 @@ pub(super) fn configure(arena_bytes: usize, warm_bytes: usize) -> Mode {
     }
 }
 
+/// Whether the arena is in force (one load, for the `mmap` hook).
+#[inline]
+pub(super) fn active() -> bool {
+    MODE.load(Ordering::Acquire) == 1
+}
+
 pub(super) fn mode() -> Mode {
     match MODE.load(Ordering::Acquire) {
         0 => Mode::Unset,
@@ -353,7 +359,7 @@ pub(super) fn overflow_at(addr: usize, sp: Option<usize>) -> Option<Overflow> {
 /// A slot of `len` bytes (the generator's stack plus its guard page), or `None` when the
 /// arena is off, full or out of address space.
 pub(super) fn take(len: usize) -> Option<*mut libc::c_void> {
-    if MODE.load(Ordering::Acquire) != 1 || len < 2 * PAGE || !len.is_multiple_of(PAGE) {
+    if !active() || len < 2 * PAGE || !len.is_multiple_of(PAGE) {
         return None;
     }
     let mut s = state();

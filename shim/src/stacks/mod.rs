@@ -104,7 +104,7 @@ pub fn map(addr: *mut c_void, len: usize, prot: i32, flags: i32, fd: i32) -> Opt
     if prot != libc::PROT_READ | libc::PROT_WRITE || !SERVING.with(Cell::get) {
         return None;
     }
-    if crate::sys::in_forked_child() || mode() != Mode::Arena {
+    if crate::sys::in_forked_child() || !arena::active() {
         return None;
     }
     // A full arena fails the request (the spawn then fails with an error naming the arena)

@@ -143,7 +143,6 @@ real_fns! {
     sem_clockwait(s: *mut libc::sem_t, clock: libc::clockid_t, abstime: *const libc::timespec) -> c_int;
     sem_post(s: *mut libc::sem_t) -> c_int;
     mmap(addr: *mut c_void, len: usize, prot: c_int, flags: c_int, fd: c_int, off: libc::off_t) -> *mut c_void;
-    mmap64(addr: *mut c_void, len: usize, prot: c_int, flags: c_int, fd: c_int, off: libc::off64_t) -> *mut c_void;
     munmap(addr: *mut c_void, len: usize) -> c_int;
     mprotect(addr: *mut c_void, len: usize, prot: c_int) -> c_int;
     eventfd(initval: c_uint, flags: c_int) -> c_int;
