@@ -11,9 +11,11 @@
 //!  3  park/ (park primitive, waker + dispatch, context + registry, which, wait, timer,
 //!           waitqueue, lock)   stacks/ (the green-thread stack arena, overflow report)
 //!  2  sys/ (every libc call; the dlsym table `real`; pass-through flags `pass`)
-//!  1  trace (worker switch record, libc-call marks; std only)
+//!  1  trace (worker switch record, libc-call marks)   oslocal (OS-thread locals); std only
 //! ```
 //!
+//! - [`oslocal`]: the only way to this crate's thread-locals, safe from a green thread that
+//!   moves between workers mid-function.
 //! - [`trace`]: which green thread each worker runs and the libc call it is in.
 //! - [`sys`]: the only code here that calls libc, and the flags that send a call straight
 //!   through (forked child, inside greenshim).
@@ -39,6 +41,7 @@ pub mod fd;
 pub mod interpose;
 pub mod monitor;
 pub mod offload;
+pub mod oslocal;
 pub mod park;
 pub mod runtime;
 pub mod stacks;

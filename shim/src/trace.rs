@@ -1,5 +1,5 @@
 //! The ground floor: each worker OS thread's switch record, and the mark a green thread leaves
-//! while it is inside a libc call. Built from std alone, so that every floor above (the libc
+//! while it is inside a libc call. Built from std alone (and [`crate::oslocal`]), so that every floor above (the libc
 //! table in `sys` included) can write to it without reaching upward.
 //!
 //! **Worker slots.** Every worker OS thread has a slot holding the id of the green thread it is
@@ -16,7 +16,6 @@
 //! the deadlock check reads. Neither locks nor allocates: a thread without a slot (not a
 //! worker) records nothing.
 
-use std::cell::Cell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
@@ -42,8 +41,8 @@ pub struct Slot {
 static SLOTS: Mutex<Vec<&'static Slot>> = Mutex::new(Vec::new());
 static MARKING: AtomicBool = AtomicBool::new(false);
 
-thread_local! {
-    static SLOT: Cell<Option<&'static Slot>> = const { Cell::new(None) };
+crate::os_local! {
+    static SLOT: Option<&'static Slot> = None;
 }
 
 /// The calling thread's kernel id, read through std (this floor calls no libc itself):
@@ -55,32 +54,27 @@ fn gettid() -> i32 {
         .unwrap_or(0)
 }
 
-/// This OS thread's slot, created on first use. Not inlined, so that a green thread that moved
-/// to another worker during a park never uses a thread-local address computed before it.
-#[inline(never)]
+/// This OS thread's slot, created on first use.
 fn slot() -> &'static Slot {
-    SLOT.with(|s| {
-        s.get().unwrap_or_else(|| {
-            let tid = gettid();
-            let mut all = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
-            let new: &'static Slot = Box::leak(Box::new(Slot {
-                index: all.len(),
-                tid,
-                current: AtomicU64::new(0),
-                switches: AtomicU64::new(0),
-                libc: AtomicPtr::new(std::ptr::null_mut()),
-            }));
-            all.push(new);
-            s.set(Some(new));
-            new
-        })
+    SLOT.get().unwrap_or_else(|| {
+        let tid = gettid();
+        let mut all = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+        let new: &'static Slot = Box::leak(Box::new(Slot {
+            index: all.len(),
+            tid,
+            current: AtomicU64::new(0),
+            switches: AtomicU64::new(0),
+            libc: AtomicPtr::new(std::ptr::null_mut()),
+        }));
+        all.push(new);
+        SLOT.set(Some(new));
+        new
     })
 }
 
 /// This OS thread's slot if it has one (it is a worker that ran a green thread).
-#[inline(never)]
 fn existing_slot() -> Option<&'static Slot> {
-    SLOT.with(Cell::get)
+    SLOT.get()
 }
 
 impl Slot {
@@ -111,10 +105,8 @@ pub fn switch_in(id: u64) {
 /// thread's slot without creating one).
 #[inline]
 pub fn running_green() -> bool {
-    SLOT.with(|s| {
-        s.get()
-            .is_some_and(|s| s.current.load(Ordering::Relaxed) != 0)
-    })
+    SLOT.get()
+        .is_some_and(|s| s.current.load(Ordering::Relaxed) != 0)
 }
 
 /// The running green thread is about to park, yield or finish; returns its id (for the

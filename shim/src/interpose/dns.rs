@@ -11,15 +11,14 @@
 //! function straight away, unless the `Dns` family of the monkey patch is on: then every
 //! lookup made on a green thread is offloaded.
 
-use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::interpose::{Family, cooperative};
 use crate::park::context;
 
-thread_local! {
-    static OFFLOAD_NEXT_LOOKUP: Cell<bool> = const { Cell::new(false) };
+crate::os_local! {
+    static OFFLOAD_NEXT_LOOKUP: bool = false;
 }
 
 static OFFLOADED: AtomicU64 = AtomicU64::new(0);
@@ -40,7 +39,7 @@ pub fn resolve_off_worker<R>(f: impl FnOnce() -> R) -> R {
         fn drop(&mut self) {
             // Possibly another OS thread than the one that set the flag (the lookup parked);
             // the interposer already cleared that one.
-            if OFFLOAD_NEXT_LOOKUP.with(|c| c.replace(false)) {
+            if OFFLOAD_NEXT_LOOKUP.replace(false) {
                 crate::sys::pass::leave_no_park();
             }
         }
@@ -48,7 +47,7 @@ pub fn resolve_off_worker<R>(f: impl FnOnce() -> R) -> R {
     // Until the interposer takes the flag, this green thread must not park: another one on
     // this worker would find the flag.
     crate::sys::pass::enter_no_park();
-    OFFLOAD_NEXT_LOOKUP.with(|c| c.set(true));
+    OFFLOAD_NEXT_LOOKUP.set(true);
     let _reset = Reset;
     f()
 }
@@ -76,7 +75,7 @@ pub unsafe extern "C" fn getaddrinfo(
     hints: *const libc::addrinfo,
     res: *mut *mut libc::addrinfo,
 ) -> c_int {
-    let asked = OFFLOAD_NEXT_LOOKUP.with(|c| c.replace(false));
+    let asked = OFFLOAD_NEXT_LOOKUP.replace(false);
     if asked {
         crate::sys::pass::leave_no_park();
     }

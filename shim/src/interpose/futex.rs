@@ -39,7 +39,6 @@
 //! timeout stays pending and is raised at its next park point after the wait ends (for a
 //! lock: once the lock is taken and the code parks again).
 
-use std::cell::Cell;
 use std::ffi::c_long;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -370,14 +369,14 @@ fn kernel_wake(word: usize, count: i32, bitset: u32) -> c_long {
 // ---------------------------------------------------------------------------------------------
 // Per-OS-thread words
 
-thread_local! {
+crate::os_local! {
     /// Set while [`parker_word`] probes this thread's std parker.
-    static PROBE: Cell<bool> = const { Cell::new(false) };
+    static PROBE: bool = false;
     /// The futex word of this OS thread's std parker, once probed (0: not yet, 1: none).
-    static PARKER: Cell<usize> = const { Cell::new(0) };
+    static PARKER: usize = 0;
     /// This OS thread's stack block `[lo, hi)` (stack, static TLS, thread descriptor), once
     /// known (`(0, 0)`: not yet; `(1, 1)`: unknown).
-    static STACK_BLOCK: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    static STACK_BLOCK: (usize, usize) = (0, 0);
 }
 
 /// Whether `word` is state of the calling OS thread that every green thread on it shares: its

@@ -123,8 +123,8 @@ static COUNTERS: [Shard; SHARDS] = [const {
 #[inline]
 fn shard() -> &'static Shard {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    thread_local! {
-        static MINE: std::cell::Cell<u32> = const { std::cell::Cell::new(u32::MAX) };
+    crate::os_local! {
+        static MINE: u32 = u32::MAX;
     }
     let mut i = MINE.get();
     if i == u32::MAX {

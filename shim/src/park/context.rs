@@ -21,7 +21,7 @@
 //! ```
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -336,14 +336,17 @@ impl Drop for Binding {
 
 may::coroutine_local!(static BINDING: RefCell<Option<Binding>> = RefCell::new(None));
 
-thread_local! {
+crate::os_local_ref! {
     static THREAD_CONTEXT: Arc<Context> = {
         let t = std::thread::current();
         let ctx = Context::new(t.name().map(str::to_owned), None, false);
         ctx.waker.set(Waker::current_thread()).ok();
         Arc::new(ctx)
     };
-    static SILENCE_SPAWN_PANICS: Cell<bool> = const { Cell::new(false) };
+}
+
+crate::os_local! {
+    static SILENCE_SPAWN_PANICS: bool = false;
 }
 
 /// The context of the running code. A coroutine that greenshim did not spawn (raw may) gets a
@@ -374,12 +377,12 @@ pub fn with_spawn_panics_silenced<R>(f: impl FnOnce() -> R) -> R {
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
-            SILENCE_SPAWN_PANICS.with(|s| s.set(false));
+            SILENCE_SPAWN_PANICS.set(false);
             crate::sys::pass::leave_no_park();
         }
     }
     crate::sys::pass::enter_no_park();
-    SILENCE_SPAWN_PANICS.with(|s| s.set(true));
+    SILENCE_SPAWN_PANICS.set(true);
     let _reset = Reset;
     f()
 }
@@ -389,7 +392,7 @@ pub fn with_spawn_panics_silenced<R>(f: impl FnOnce() -> R) -> R {
 pub(crate) fn install_panic_filter() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if !SILENCE_SPAWN_PANICS.with(Cell::get) {
+        if !SILENCE_SPAWN_PANICS.get() {
             previous(info);
         }
     }));

@@ -29,7 +29,6 @@ pub mod which;
 
 pub use waker::{ThreadWaker, Waker};
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -200,9 +199,9 @@ pub fn yield_now() -> Result<(), Interrupt> {
 /// apart at most) at a fraction of that cost.
 const FAIR_EVERY: u32 = 16;
 
-thread_local! {
+crate::os_local! {
     /// Local yields on this worker since its last fair one.
-    static LOCAL_YIELDS: Cell<u32> = const { Cell::new(0) };
+    static LOCAL_YIELDS: u32 = 0;
 }
 
 /// A green thread's yield: may's local one, or every [`FAIR_EVERY`]th on this worker a
@@ -280,11 +279,11 @@ fn green_yield() {
 /// channel in a loop, would starve the very green threads it waits for or wakes.
 pub const BUDGET_PER_TURN: u32 = 128;
 
-thread_local! {
+crate::os_local! {
     /// What the green thread running on this worker has left of its budget. Refilled whenever
     /// a green thread resumes (after a park or a yield); a new green thread starts with what is
     /// left, which only makes its first yield come earlier.
-    static BUDGET: Cell<u32> = const { Cell::new(BUDGET_PER_TURN) };
+    static BUDGET: u32 = BUDGET_PER_TURN;
 }
 
 static BUDGET_YIELDS: AtomicU64 = AtomicU64::new(0);

@@ -59,7 +59,7 @@ impl ThreadWaker {
     }
 }
 
-thread_local! {
+crate::os_local_ref! {
     static THREAD_WAKER: Arc<ThreadWaker> = Arc::new(ThreadWaker {
         thread: std::thread::current(),
         poll_wake: OnceLock::new(),

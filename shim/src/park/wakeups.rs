@@ -35,7 +35,6 @@
 //! scheduler inside [`recording`], and the `eventfd` and `epoll_create1` interposers report
 //! each one made there, worker 0 first (greenshim's own are created with the real functions).
 
-use std::cell::Cell;
 use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
@@ -109,16 +108,14 @@ static SLEEPS_KNOWN: AtomicBool = AtomicBool::new(false);
 static WRITTEN: AtomicU64 = AtomicU64::new(0);
 static SKIPPED: AtomicU64 = AtomicU64::new(0);
 
-thread_local! {
-    static RECORDING: Cell<bool> = const { Cell::new(false) };
+crate::os_local! {
+    static RECORDING: bool = false;
 }
 
 /// Runs `f` (the start of may's scheduler) recording the eventfds and epolls it creates as the
 /// workers'; wake-ups are managed afterwards only if there is one of each per worker.
 pub fn recording<R>(workers: usize, f: impl FnOnce() -> R) -> R {
-    RECORDING.with(|c| c.set(true));
-    let r = f();
-    RECORDING.with(|c| c.set(false));
+    let r = RECORDING.scoped(f);
     if EVENTFDS.publish(workers) {
         SLEEPS_KNOWN.store(EPOLLS.publish(workers), Ordering::Release);
     }
@@ -127,14 +124,14 @@ pub fn recording<R>(workers: usize, f: impl FnOnce() -> R) -> R {
 
 /// Called by the `eventfd` interposer with each eventfd it created.
 pub fn note_eventfd(fd: c_int, flags: c_int) {
-    if fd >= 0 && RECORDING.with(Cell::get) && flags & libc::EFD_SEMAPHORE == 0 {
+    if fd >= 0 && RECORDING.get() && flags & libc::EFD_SEMAPHORE == 0 {
         EVENTFDS.note(fd);
     }
 }
 
 /// Called by the `epoll_create1` interposer with each epoll it created.
 pub fn note_epoll(fd: c_int) {
-    if fd >= 0 && RECORDING.with(Cell::get) {
+    if fd >= 0 && RECORDING.get() {
         EPOLLS.note(fd);
     }
 }

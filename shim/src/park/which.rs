@@ -1,7 +1,6 @@
 //! Which kind of thread the caller is: a green thread that may park, or anything else.
 //! Answered without allocating, on any thread (a hook's first question).
 
-use std::cell::Cell;
 use std::sync::OnceLock;
 
 /// Whether the caller runs on a green thread that may park.
@@ -33,9 +32,9 @@ pub fn on_green_thread() -> bool {
 /// thread counts as one of may's.
 static MAY_THREADS: OnceLock<Option<Box<[i32]>>> = OnceLock::new();
 
-thread_local! {
+crate::os_local! {
     /// Whether this OS thread is one of may's: 0 not known yet, 1 yes, 2 no.
-    static ON_MAY_THREAD: Cell<u8> = const { Cell::new(0) };
+    static ON_MAY_THREAD: u8 = 0;
 }
 
 /// Records may's threads (at runtime start-up): the threads that appeared while it started,

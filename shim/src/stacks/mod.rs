@@ -37,7 +37,6 @@
 mod arena;
 pub mod overflow;
 
-use std::cell::Cell;
 use std::ffi::c_void;
 
 pub use arena::Stats;
@@ -55,21 +54,14 @@ pub enum Mode {
     PerStack(&'static str),
 }
 
-thread_local! {
+crate::os_local! {
     /// Whether this thread is inside a spawn whose stack requests the arena serves.
-    static SERVING: Cell<bool> = const { Cell::new(false) };
+    static SERVING: bool = false;
 }
 
 /// Runs `f` (a may spawn, or may's start-up) with its stack requests served from the arena.
 pub fn serving<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            SERVING.with(|c| c.set(self.0));
-        }
-    }
-    let _restore = Restore(SERVING.with(|c| c.replace(true)));
-    f()
+    SERVING.scoped(f)
 }
 
 /// Decides the mode once, at runtime start, before may's scheduler starts: the arena when
@@ -101,7 +93,7 @@ pub fn map(addr: *mut c_void, len: usize, prot: i32, flags: i32, fd: i32) -> Opt
     if !addr.is_null() || fd != -1 || flags & WANTED != WANTED || flags & libc::MAP_FIXED != 0 {
         return None;
     }
-    if prot != libc::PROT_READ | libc::PROT_WRITE || !SERVING.with(Cell::get) {
+    if prot != libc::PROT_READ | libc::PROT_WRITE || !SERVING.get() {
         return None;
     }
     if crate::sys::in_forked_child() || !arena::active() {

@@ -3,7 +3,6 @@
 //! whether the calling OS thread is inside greenshim's own code (its libc calls are not the
 //! user's and pass through). Plus `errno`, which both the hooks and the offload pool set.
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 static IN_FORKED_CHILD: AtomicBool = AtomicBool::new(false);
@@ -53,12 +52,12 @@ pub fn install_fork_handler() {
     });
 }
 
-thread_local! {
-    static INSIDE: Cell<bool> = const { Cell::new(false) };
+crate::os_local! {
+    static INSIDE: bool = false;
     /// Signal handlers running on this OS thread (see [`in_signal_handler`]).
-    static IN_HANDLER: Cell<u32> = const { Cell::new(0) };
+    static IN_HANDLER: u32 = 0;
     /// Open no-park sections on this OS thread (see [`may_park`]).
-    static NO_PARK: Cell<u32> = const { Cell::new(0) };
+    static NO_PARK: u32 = 0;
 }
 
 /// Whether a signal handler installed through the interposed `sigaction`/`signal` runs on
@@ -67,7 +66,7 @@ thread_local! {
 /// must not switch inside a signal frame).
 #[inline]
 pub fn in_signal_handler() -> bool {
-    IN_HANDLER.with(Cell::get) != 0
+    IN_HANDLER.get() != 0
 }
 
 /// A signal handler runs on this OS thread until the guard is dropped.
@@ -78,7 +77,7 @@ impl HandlerGuard {
     /// Marks the start of a handler (async-signal-safe: one thread-local store).
     #[inline]
     pub fn enter() -> HandlerGuard {
-        IN_HANDLER.with(|c| c.set(c.get() + 1));
+        IN_HANDLER.increment();
         HandlerGuard(())
     }
 }
@@ -86,7 +85,7 @@ impl HandlerGuard {
 impl Drop for HandlerGuard {
     #[inline]
     fn drop(&mut self) {
-        IN_HANDLER.with(|c| c.set(c.get().saturating_sub(1)));
+        IN_HANDLER.decrement();
     }
 }
 
@@ -95,13 +94,13 @@ impl Drop for HandlerGuard {
 /// Every [`enter_no_park`] is matched by one [`leave_no_park`] on the same OS thread.
 #[inline]
 pub fn enter_no_park() {
-    NO_PARK.with(|c| c.set(c.get() + 1));
+    NO_PARK.increment();
 }
 
 /// Closes a section opened by [`enter_no_park`].
 #[inline]
 pub fn leave_no_park() {
-    NO_PARK.with(|c| c.set(c.get().saturating_sub(1)));
+    NO_PARK.decrement();
 }
 
 /// Whether the calling thread may park: it is neither inside greenshim's own code
@@ -110,26 +109,19 @@ pub fn leave_no_park() {
 /// hand-off) from prose into checks.
 #[inline]
 pub fn may_park() -> bool {
-    !is_inside() && NO_PARK.with(Cell::get) == 0 && !in_signal_handler()
+    !is_inside() && NO_PARK.get() == 0 && !in_signal_handler()
 }
 
 /// Whether the calling OS thread runs greenshim's own code (see [`inside`]).
 #[inline]
 pub fn is_inside() -> bool {
-    INSIDE.with(Cell::get)
+    INSIDE.get()
 }
 
 /// Runs `f` as greenshim's own code: the interposers pass the libc calls it makes straight
 /// through. `f` must not park (the flag belongs to the OS thread).
 pub fn inside<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            INSIDE.with(|c| c.set(self.0));
-        }
-    }
-    let _restore = Restore(INSIDE.with(|c| c.replace(true)));
-    f()
+    INSIDE.scoped(f)
 }
 
 /// Sets `errno` (for an interposer that fails with `-1`).

@@ -48,7 +48,6 @@ pub use mutex::*;
 pub use rwlock::*;
 pub use sem::*;
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ffi::c_int;
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
@@ -152,8 +151,8 @@ fn check_layout() -> bool {
     }
 }
 
-thread_local! {
-    static OS_TID: Cell<i32> = const { Cell::new(0) };
+crate::os_local! {
+    static OS_TID: i32 = 0;
 }
 
 /// The kernel thread id of the calling OS thread (what glibc records as an owner).
