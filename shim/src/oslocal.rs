@@ -11,7 +11,7 @@
 //! other's flag, one was left set, and every hooked call on that worker passed through to a
 //! blocking libc call (the release demo's monkey section hung on a blocking `accept`).
 //!
-//! So every thread-local of this crate is an [`OsLocal`], declared with [`os_local!`], whose
+//! So every thread-local of this crate is an [`OsLocal`], declared with [`os_local!`](crate::os_local!), whose
 //! `thread_local!` key is hidden inside the declaration: the only ways to it are the methods
 //! below, each a function of its own that is never inlined, so each computes the address on the
 //! thread that runs it. A test (`tests/oslocal_rule.rs`) fails if `thread_local!` appears
@@ -23,13 +23,13 @@ use std::cell::Cell;
 use std::thread::LocalKey;
 
 /// A `Copy` value per OS thread, reached only through calls that are never inlined (see the
-/// module docs). Declare one with [`os_local!`].
+/// module docs). Declare one with [`os_local!`](crate::os_local!).
 pub struct OsLocal<T: 'static> {
     key: &'static LocalKey<Cell<T>>,
 }
 
 impl<T: Copy + 'static> OsLocal<T> {
-    /// Wraps `key`. Used by [`os_local!`], which keeps the key out of reach.
+    /// Wraps `key`. Used by [`os_local!`](crate::os_local!), which keeps the key out of reach.
     #[doc(hidden)]
     pub const fn new(key: &'static LocalKey<Cell<T>>) -> OsLocal<T> {
         OsLocal { key }
@@ -111,13 +111,13 @@ macro_rules! os_local {
 
 /// A value per OS thread that is not `Copy` (an `Arc` built on the thread's first use), reached
 /// only through [`OsLocalRef::with`], a call that is never inlined. Declare one with
-/// [`os_local_ref!`].
+/// [`os_local_ref!`](crate::os_local_ref!).
 pub struct OsLocalRef<T: 'static> {
     key: &'static LocalKey<T>,
 }
 
 impl<T: 'static> OsLocalRef<T> {
-    /// Wraps `key`. Used by [`os_local_ref!`], which keeps the key out of reach.
+    /// Wraps `key`. Used by [`os_local_ref!`](crate::os_local_ref!), which keeps the key out of reach.
     #[doc(hidden)]
     pub const fn new(key: &'static LocalKey<T>) -> OsLocalRef<T> {
         OsLocalRef { key }
