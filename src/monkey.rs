@@ -27,7 +27,7 @@
 //! | [`Family::Dns`] | `getaddrinfo`, `getnameinfo`, `gethostbyname_r`, `gethostbyname2_r`, `gethostbyaddr_r` | runs on the offload pool |
 //! | [`Family::Sockets`] | `read`, `readv`, `recv`, `recvfrom`, `recvmsg`, `recvmmsg`, `write`, `writev`, `send`, `sendto`, `sendmsg`, `sendmmsg`, `__read_chk`, `__recv_chk`, `__recvfrom_chk`, `connect`, `accept`, `accept4` | parks until the socket or pipe is ready |
 //! | (fd state) | `socket`, `socketpair`, `pipe`, `pipe2`, `dup`, `dup2`, `dup3`, `close`, `fcntl`, `fcntl64`, `ioctl(FIONBIO)`, `setsockopt(SO_*TIMEO)` | keeps greenshim's fd table right |
-//! | [`Family::Poll`] | `poll`, `ppoll`, `select`, `pselect`, `epoll_wait`, `epoll_pwait`, `__poll_chk`, `__ppoll_chk` | parks on greenshim's reactor |
+//! | [`Family::Poll`] | `poll`, `ppoll`, `select`, `pselect`, `epoll_wait`, `epoll_pwait`, `__poll_chk`, `__ppoll_chk` | `poll`/`select` park on greenshim's reactor; `epoll_wait` (an event loop greenshim did not create) blocks the worker and binds the green thread to it (see below) |
 //! | [`Family::Process`] | `waitpid`, `wait4`, `waitid` | parks on a pidfd (or waits off the worker) |
 //! | [`Family::Locks`] | `syscall(SYS_futex, …)` (wait, wait-bitset, wake, wake-bitset on private futexes); `pthread_mutex_{lock,timedlock,clocklock,trylock,unlock}`, `pthread_cond_{wait,timedwait,clockwait,signal,broadcast}`, `pthread_rwlock_{rd,wr}lock` and their timed, clock and `trywrlock` forms, `pthread_rwlock_unlock`, `sem_{wait,timedwait,clockwait,post}` | std's `Mutex`, `RwLock`, `Condvar`, `Once`, `OnceLock`, `LazyLock`, `Barrier`, parking_lot's lock words and C code's pthread locks and semaphores park the green thread; waits on per-OS-thread state (`thread::park`, so `mpsc` and crossbeam-channel; parking_lot's thread data) block the worker, whose queued green threads the other workers take |
 //! | [`Family::Files`] | `open`, `open64`, `openat`, `openat64`, `fsync`, `fdatasync`, `flock`; `read`, `write`, `pread*`, `pwrite*` on regular files | reads and writes the page cache can serve run inline (`RWF_NOWAIT`); what would wait for the disk, opens, syncs and blocking locks run on the offload pool |
@@ -53,6 +53,28 @@
 //! Not reachable by symbol interposition on glibc: stdio (`fread`/`fgets` on a socket use
 //! glibc's internal `read`), glibc's resolver internals (hence the offloaded `getaddrinfo`),
 //! raw `syscall` instructions and statically linked programs.
+//!
+//! # Event loops greenshim did not create
+//!
+//! An `epoll_wait` that can block, made by a green thread, is a wait inside someone else's
+//! event loop: tokio's (a synchronous client that runs `block_on` on its own current-thread
+//! runtime for every call, as `postgres` does over `tokio-postgres`), mio's, libuv's. Such
+//! loops keep state of their OS thread that greenshim cannot see (tokio records "runtime
+//! entered" per OS thread), so the wait is not parked: it blocks the worker, the other workers
+//! are woken to take the green threads queued behind it, and the green thread is *bound* to its
+//! worker until it ends. A bound green thread counts as a plain thread (every later wait of it
+//! blocks the worker too, since it may still be inside the loop; it never parks, yields or
+//! moves), and `runtime::park_stats().bound_to_worker` counts them. So 100 green threads each
+//! with its own such client are correct, and as many of them wait at once as there are workers
+//! (`tests/monkey_runtime_clients.rs`); raise `GREENSHIM_WORKERS` for more.
+//!
+//! Still unsafe: waits inside a foreign runtime that are not `epoll_wait`. A multi-thread tokio
+//! runtime's `block_on` called from green threads parks its caller on a condition variable on
+//! the heap, which greenshim parks like any lock; the next green thread on that worker to call
+//! `block_on` then panics ("Cannot start a runtime from within a runtime"). From a green thread,
+//! await the runtime's work instead: `greenshim::block_on(handle.spawn(fut))`. The same holds
+//! for a current-thread runtime built without I/O (`enable_time` only), which parks on a
+//! condition variable too.
 //!
 //! # Locks
 //!

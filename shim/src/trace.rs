@@ -23,6 +23,12 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 /// parking_lot's thread data), left to the kernel, shows as its libc call.
 pub const THREAD_BOUND_FUTEX_WAIT: &str = "futex wait on per-OS-thread state (blocks the worker)";
 
+/// The name under which a wait in an event loop greenshim did not create (`epoll_wait` on an
+/// epoll of tokio's, mio's, libuv's, ...) shows as its libc call: the waiting green thread is
+/// bound to its worker, whose wait it is.
+pub const FOREIGN_LOOP_WAIT: &str =
+    "epoll_wait of an event loop greenshim did not create (green thread bound to its worker)";
+
 /// One worker OS thread's switch record.
 #[derive(Debug)]
 pub struct Slot {

@@ -393,32 +393,31 @@ pub unsafe extern "C" fn pselect(
     }
 }
 
-/// `epoll_wait` on a green thread: parks on the epoll fd itself.
-fn epoll_green(
-    epfd: RawFd,
-    events: *mut libc::epoll_event,
-    max: c_int,
-    deadline: Option<Instant>,
-) -> io::Result<c_int> {
-    let e = fdtable::entry(epfd)?;
-    loop {
-        let tick = e.side(Interest::Read).tick();
-        // SAFETY: the caller's buffer of `max` events.
-        let n = unsafe { real::epoll_wait(epfd, events, max, 0) };
-        if n != 0 || is_zero(deadline) {
-            return super::int_result(n);
-        }
-        let watch = [Watch {
-            fd: epfd,
-            e,
-            interest: Interest::Read,
-            tick,
-        }];
-        if !park_on(&watch, deadline)? {
-            // SAFETY: as above.
-            return super::int_result(unsafe { real::epoll_wait(epfd, events, max, 0) });
-        }
-    }
+/// A wait in an event loop greenshim did not create: `epoll_wait` on an epoll that is neither a
+/// reactor's nor a may worker's, made by a green thread. It blocks the worker, and the green
+/// thread is bound to it until it ends.
+///
+/// Such loops keep state of their OS thread that greenshim cannot see: tokio records "runtime
+/// entered" per OS thread in `block_on`, so had the green thread parked here, the next green
+/// thread on this worker calling `block_on` would panic ("Cannot start a runtime from within
+/// a runtime"), and the parked one could resume inside its runtime on another worker. Every
+/// later wait of the bound green thread blocks the worker too (it counts as a plain thread),
+/// since it may still be inside the loop. The other workers are woken to take the green
+/// threads queued behind it (as for a futex wait on per-thread state).
+fn foreign_loop_wait(wait: impl FnOnce() -> c_int) -> c_int {
+    crate::park::context::bind_to_worker();
+    // Inside: waking the other workers must not park this green thread.
+    let _blocked = crate::sys::inside(crate::fd::reactor::before_blocking);
+    static NAME: &str = crate::trace::FOREIGN_LOOP_WAIT;
+    let _mark = crate::trace::in_libc_always(&NAME);
+    wait()
+}
+
+/// Whether an `epoll_wait` with these arguments waits in an event loop greenshim did not
+/// create ([`foreign_loop_wait`]): one that can block, on a green thread (patched) or on one
+/// bound to its worker.
+fn in_foreign_loop(timeout: c_int, max: c_int) -> bool {
+    timeout != 0 && max > 0 && (cooperative(Family::Poll) || crate::park::which::running_bound())
 }
 
 /// greenshim's `epoll_wait`.
@@ -441,11 +440,12 @@ pub unsafe extern "C" fn epoll_wait(
         // SAFETY: the caller's arguments.
         return unsafe { crate::park::wakeups::worker_wait(w, epfd, events, max, timeout) };
     }
-    if timeout == 0 || max <= 0 || !cooperative(Family::Poll) {
+    if in_foreign_loop(timeout, max) {
         // SAFETY: the caller's arguments pass through unchanged.
-        return unsafe { real::epoll_wait(epfd, events, max, timeout) };
+        return foreign_loop_wait(|| unsafe { real::epoll_wait(epfd, events, max, timeout) });
     }
-    super::ret_int(epoll_green(epfd, events, max, deadline_ms(timeout)))
+    // SAFETY: the caller's arguments pass through unchanged.
+    unsafe { real::epoll_wait(epfd, events, max, timeout) }
 }
 
 /// greenshim's `epoll_pwait`.
@@ -460,11 +460,14 @@ pub unsafe extern "C" fn epoll_pwait(
     timeout: c_int,
     mask: *const libc::sigset_t,
 ) -> c_int {
-    if timeout == 0 || max <= 0 || !cooperative(Family::Poll) {
+    if in_foreign_loop(timeout, max) {
         // SAFETY: the caller's arguments pass through unchanged.
-        return unsafe { real::epoll_pwait(epfd, events, max, timeout, mask) };
+        return foreign_loop_wait(|| unsafe {
+            real::epoll_pwait(epfd, events, max, timeout, mask)
+        });
     }
-    super::ret_int(epoll_green(epfd, events, max, deadline_ms(timeout)))
+    // SAFETY: the caller's arguments pass through unchanged.
+    unsafe { real::epoll_pwait(epfd, events, max, timeout, mask) }
 }
 
 /// References every interposer of the family, so that a binary that patches links them.

@@ -12,6 +12,9 @@ use std::sync::OnceLock;
 /// whose own panic would then be a double panic and abort the process. `panicking()` costs one
 /// relaxed load of std's global panic count while nothing panics anywhere.
 ///
+/// A green thread bound to its worker ([`bind_running`]) counts as a plain thread for the rest
+/// of its life.
+///
 /// In a forked child nothing is green: the runtime's threads were not copied, so even the
 /// green thread that called `fork` continues there as a plain thread (its waits block).
 ///
@@ -33,8 +36,37 @@ pub fn on_green_thread() -> bool {
 static MAY_THREADS: OnceLock<Option<Box<[i32]>>> = OnceLock::new();
 
 crate::os_local! {
-    /// Whether this OS thread is one of may's: 0 not known yet, 1 yes, 2 no.
-    static ON_MAY_THREAD: u8 = 0;
+    /// Whether this OS thread is one of may's: [`UNKNOWN`], [`MAY`], [`OTHER`], or [`BOUND`].
+    static ON_MAY_THREAD: u8 = UNKNOWN;
+}
+
+const UNKNOWN: u8 = 0;
+const MAY: u8 = 1;
+const OTHER: u8 = 2;
+/// One of may's workers, running a green thread bound to it: that green thread counts as a
+/// plain thread until it ends (no other green thread runs here meanwhile: it never parks).
+const BOUND: u8 = 3;
+
+/// Binds the green thread running on this worker to it until the green thread ends: from now
+/// on it counts as a plain thread, so it never parks, yields or moves again, and every wait it
+/// makes blocks this worker. For a green thread that has entered state of its OS thread that
+/// greenshim cannot see and that must not be shared with other green threads or left behind:
+/// an event loop greenshim did not create. Called on a green thread only.
+pub fn bind_running() {
+    debug_assert!(on_green_thread());
+    ON_MAY_THREAD.set(BOUND);
+}
+
+/// Whether the green thread running on this OS thread is bound to it ([`bind_running`]).
+pub fn running_bound() -> bool {
+    ON_MAY_THREAD.get() == BOUND
+}
+
+/// Ends the binding of [`bind_running`] (the bound green thread has ended).
+pub(crate) fn unbind() {
+    if ON_MAY_THREAD.get() == BOUND {
+        ON_MAY_THREAD.set(MAY);
+    }
 }
 
 /// Records may's threads (at runtime start-up): the threads that appeared while it started,
@@ -48,8 +80,8 @@ pub fn note_may_threads(tids: &[i32], workers: usize) {
 #[inline]
 fn on_may_thread() -> bool {
     match ON_MAY_THREAD.get() {
-        1 => true,
-        2 => false,
+        MAY => true,
+        OTHER | BOUND => false,
         _ => {
             // Before start-up nothing runs green; don't remember that (a worker may ask while
             // the runtime starts).
@@ -59,7 +91,7 @@ fn on_may_thread() -> bool {
             let yes = known
                 .as_ref()
                 .is_none_or(|tids| tids.contains(&crate::sys::gettid()));
-            ON_MAY_THREAD.set(if yes { 1 } else { 2 });
+            ON_MAY_THREAD.set(if yes { MAY } else { OTHER });
             yes
         }
     }

@@ -1,0 +1,183 @@
+//! Synchronous clients that drive an async runtime on the calling thread for every call, the
+//! way `postgres` wraps `tokio-postgres` (a current-thread tokio runtime with I/O, entered with
+//! `block_on` per call), used unmodified from many green threads after `patch_all()`.
+//!
+//! tokio records "runtime entered" per OS thread. Were a green thread to park inside
+//! `block_on`, the next green thread on its worker calling `block_on` would panic ("Cannot
+//! start a runtime from within a runtime"), and on two workers the parked one could resume
+//! inside its runtime on another OS thread. greenshim binds a green thread to its worker at
+//! its first wait in an event loop greenshim did not create: from then on its waits block that
+//! worker, as a plain thread's would (see `monkey` docs, "Event loops greenshim did not
+//! create"). Each case runs in a child process (the worker count is per process), one and two
+//! workers, under a watchdog.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Green threads, each with its own client.
+const CLIENTS: u32 = 100;
+/// Calls per client.
+const CALLS: u32 = 5;
+/// How long the server takes to answer a call.
+const SERVE_TIME: Duration = Duration::from_millis(2);
+
+/// A std server on plain OS threads (one per connection): answers each little-endian `u32` `n`
+/// with `2n + 1` after [`SERVE_TIME`], and records how many calls it served at once at most.
+fn serve() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let seen_peak = peak.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let mut conn = conn.unwrap();
+            let (in_flight, peak) = (in_flight.clone(), peak.clone());
+            std::thread::spawn(move || {
+                let mut b = [0u8; 4];
+                while conn.read_exact(&mut b).is_ok() {
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(SERVE_TIME);
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    let n = u32::from_le_bytes(b);
+                    if conn.write_all(&(2 * n + 1).to_le_bytes()).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen_peak)
+}
+
+/// A synchronous client over an async driver: its own current-thread runtime (I/O and time
+/// enabled), entered with `block_on` on the calling thread for every call.
+struct Client {
+    rt: tokio::runtime::Runtime,
+    conn: tokio::net::TcpStream,
+}
+
+impl Client {
+    fn connect(addr: std::net::SocketAddr) -> Client {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let conn = rt.block_on(tokio::net::TcpStream::connect(addr)).unwrap();
+        Client { rt, conn }
+    }
+
+    fn call(&mut self, n: u32) -> u32 {
+        let conn = &mut self.conn;
+        self.rt.block_on(async {
+            conn.write_all(&n.to_le_bytes()).await.unwrap();
+            let mut b = [0u8; 4];
+            // A timer in the same runtime, as drivers keep for their own timeouts.
+            tokio::time::timeout(Duration::from_secs(20), conn.read_exact(&mut b))
+                .await
+                .expect("a call timed out")
+                .unwrap();
+            u32::from_le_bytes(b)
+        })
+    }
+}
+
+/// The child: [`CLIENTS`] green threads, each making [`CALLS`] calls through its own client;
+/// prints what the parent checks.
+#[test]
+fn child_entry() {
+    let Ok(workers) = std::env::var("RUNTIME_CLIENTS_WORKERS") else {
+        return;
+    };
+    util::workers(workers.parse().unwrap());
+    greenshim::monkey::patch_all().unwrap();
+    let (addr, peak) = serve();
+    let bound_before = greenshim::runtime::park_stats().bound_to_worker;
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            greenshim::spawn(move || {
+                let mut client = Client::connect(addr);
+                (0..CALLS)
+                    .map(|i| {
+                        let n = c * 1000 + i;
+                        assert_eq!(client.call(n), 2 * n + 1, "client {c}, call {i}");
+                        1
+                    })
+                    .sum::<u32>()
+            })
+        })
+        .collect();
+    let calls: u32 = clients.into_iter().map(|g| g.join().unwrap()).sum();
+    println!(
+        "CALLS {calls} PEAK {} BOUND {} IN {:?}",
+        peak.load(Ordering::SeqCst),
+        greenshim::runtime::park_stats().bound_to_worker - bound_before,
+        started.elapsed()
+    );
+}
+
+/// Runs the child with `workers`; returns (calls, peak calls at once, green threads bound).
+fn run_child(workers: usize) -> (u32, usize, u64) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_entry", "--nocapture"])
+        .env("RUNTIME_CLIENTS_WORKERS", workers.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > end {
+            child.kill().unwrap();
+            panic!("the child with {workers} worker(s) hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("CALLS "))
+        .unwrap_or_else(|| {
+            panic!(
+                "the child with {workers} worker(s) failed ({}):\n{stdout}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let words: Vec<&str> = line.split_whitespace().collect();
+    (
+        words[1].parse().unwrap(),
+        words[3].parse().unwrap(),
+        words[5].parse().unwrap(),
+    )
+}
+
+#[test]
+fn a_hundred_green_threads_each_with_its_own_runtime_client_on_one_worker() {
+    let (calls, _peak, bound) = run_child(1);
+    assert_eq!(calls, CLIENTS * CALLS);
+    assert_eq!(
+        bound,
+        u64::from(CLIENTS),
+        "every client's green thread was bound"
+    );
+}
+
+#[test]
+fn a_hundred_green_threads_each_with_its_own_runtime_client_on_two_workers() {
+    let (calls, peak, bound) = run_child(2);
+    assert_eq!(calls, CLIENTS * CALLS);
+    assert_eq!(bound, u64::from(CLIENTS));
+    // Both workers make calls at the same time: the server saw two at once.
+    assert!(peak >= 2, "calls never overlapped (peak {peak})");
+}
