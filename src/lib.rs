@@ -79,6 +79,7 @@
 
 mod entry;
 pub mod event;
+mod foreign;
 pub mod fs;
 mod future;
 mod greenlet;

@@ -54,27 +54,33 @@
 //! glibc's internal `read`), glibc's resolver internals (hence the offloaded `getaddrinfo`),
 //! raw `syscall` instructions and statically linked programs.
 //!
-//! # Event loops greenshim did not create
+//! # Event loops and runtimes greenshim did not create
 //!
-//! An `epoll_wait` that can block, made by a green thread, is a wait inside someone else's
-//! event loop: tokio's (a synchronous client that runs `block_on` on its own current-thread
-//! runtime for every call, as `postgres` does over `tokio-postgres`), mio's, libuv's. Such
-//! loops keep state of their OS thread that greenshim cannot see (tokio records "runtime
-//! entered" per OS thread), so the wait is not parked: it blocks the worker, the other workers
-//! are woken to take the green threads queued behind it, and the green thread is *bound* to its
-//! worker until it ends. A bound green thread counts as a plain thread (every later wait of it
-//! blocks the worker too, since it may still be inside the loop; it never parks, yields or
-//! moves), and `runtime::park_stats().bound_to_worker` counts them. So 100 green threads each
-//! with its own such client are correct, and as many of them wait at once as there are workers
-//! (`tests/monkey_runtime_clients.rs`); raise `GREENSHIM_WORKERS` for more.
+//! Some code keeps state of its OS thread while a call of its runs: tokio's `block_on` (a
+//! synchronous client that enters its own current-thread runtime for every call, as
+//! `postgres` does over `tokio-postgres`, or a shared multi-thread runtime) records "runtime
+//! entered" and the current handle in thread-locals until it returns. A green thread must not
+//! park inside such a call: the next green thread on its worker would find that state
+//! ("Cannot start a runtime from within a runtime"), and the parked one could resume on another
+//! worker without it. So such a green thread is *bound* to its worker for the rest of its life:
+//! it counts as a plain thread (it never parks, yields or moves again, and each of its waits
+//! blocks the worker, whose queued green threads the other workers are woken to take), and
+//! `runtime::park_stats().bound_to_worker` counts it. Two things bind:
 //!
-//! Still unsafe: waits inside a foreign runtime that are not `epoll_wait`. A multi-thread tokio
-//! runtime's `block_on` called from green threads parks its caller on a condition variable on
-//! the heap, which greenshim parks like any lock; the next green thread on that worker to call
-//! `block_on` then panics ("Cannot start a runtime from within a runtime"). From a green thread,
-//! await the runtime's work instead: `greenshim::block_on(handle.spawn(fut))`. The same holds
-//! for a current-thread runtime built without I/O (`enable_time` only), which parks on a
-//! condition variable too.
+//! - being inside a tokio runtime's context, asked before every park decision (the `tokio`
+//!   feature, on by default: `Handle::try_current()`; Cargo unifies tokio 1.x, so it is the
+//!   user's tokio);
+//! - an `epoll_wait` that can block, made by a green thread: a wait inside an event loop
+//!   greenshim did not create (mio's, libuv's, tokio's without the feature).
+//!
+//! 100 green threads each with its own `block_on`-per-call client, or all sharing a
+//! multi-thread runtime, or using timer-only runtimes, are correct, and as many of them wait at
+//! once as there are workers (`tests/monkey_runtime_clients.rs`); raise `GREENSHIM_WORKERS` for
+//! more. Still unsafe: other executors' `block_on` that keep per-thread state and wait on a
+//! condition variable or `thread::park` (`futures::executor`, futures-lite/smol, async-std):
+//! no probe knows them, and `poll`/`select`-based loops stay cooperative (libcurl's keep no
+//! such state). From a green thread, prefer awaiting a runtime's work with
+//! `greenshim::block_on(handle.spawn(fut))`, which parks only the green thread.
 //!
 //! # Locks
 //!

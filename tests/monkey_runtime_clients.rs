@@ -1,15 +1,17 @@
-//! Synchronous clients that drive an async runtime on the calling thread for every call, the
-//! way `postgres` wraps `tokio-postgres` (a current-thread tokio runtime with I/O, entered with
-//! `block_on` per call), used unmodified from many green threads after `patch_all()`.
+//! Synchronous clients that drive an async runtime on the calling thread for every call, used
+//! unmodified from many green threads after `patch_all()`: the way `postgres` wraps
+//! `tokio-postgres` (its own current-thread runtime with I/O, `block_on` per call), a shared
+//! multi-thread runtime entered with `block_on` per call, and a current-thread runtime with
+//! timers only.
 //!
 //! tokio records "runtime entered" per OS thread. Were a green thread to park inside
 //! `block_on`, the next green thread on its worker calling `block_on` would panic ("Cannot
 //! start a runtime from within a runtime"), and on two workers the parked one could resume
-//! inside its runtime on another OS thread. greenshim binds a green thread to its worker at
-//! its first wait in an event loop greenshim did not create: from then on its waits block that
-//! worker, as a plain thread's would (see `monkey` docs, "Event loops greenshim did not
-//! create"). Each case runs in a child process (the worker count is per process), one and two
-//! workers, under a watchdog.
+//! inside its runtime on another OS thread. greenshim binds such a green thread to its worker
+//! the first time it would park inside a tokio runtime (or wait in an event loop greenshim did
+//! not create): from then on its waits block that worker, as a plain thread's would (see the
+//! `monkey` docs, "Event loops and runtimes greenshim did not create"). Each case runs in a
+//! child process (the worker count is per process) under a hang guard.
 
 mod util;
 
@@ -58,19 +60,24 @@ fn serve() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     (addr, seen_peak)
 }
 
-/// A synchronous client over an async driver: its own current-thread runtime (I/O and time
-/// enabled), entered with `block_on` on the calling thread for every call.
+/// A synchronous client over an async driver, entered with `block_on` on the calling thread
+/// for every call: on its own current-thread runtime (I/O and time enabled), or on a
+/// multi-thread runtime shared by every client.
 struct Client {
-    rt: tokio::runtime::Runtime,
+    rt: Arc<tokio::runtime::Runtime>,
     conn: tokio::net::TcpStream,
 }
 
 impl Client {
-    fn connect(addr: std::net::SocketAddr) -> Client {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+    fn connect(addr: std::net::SocketAddr, shared: Option<Arc<tokio::runtime::Runtime>>) -> Client {
+        let rt = shared.unwrap_or_else(|| {
+            Arc::new(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap(),
+            )
+        });
         let conn = rt.block_on(tokio::net::TcpStream::connect(addr)).unwrap();
         Client { rt, conn }
     }
@@ -94,22 +101,46 @@ impl Client {
 /// prints what the parent checks.
 #[test]
 fn child_entry() {
-    let Ok(workers) = std::env::var("RUNTIME_CLIENTS_WORKERS") else {
+    let Ok(case) = std::env::var("RUNTIME_CLIENTS_CASE") else {
         return;
     };
+    let (kind, workers) = case.split_once(':').unwrap();
     util::workers(workers.parse().unwrap());
     greenshim::monkey::patch_all().unwrap();
     let (addr, peak) = serve();
+    let shared = (kind == "multi-thread").then(|| {
+        Arc::new(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap(),
+        )
+    });
     let bound_before = greenshim::runtime::park_stats().bound_to_worker;
     let started = Instant::now();
     let clients: Vec<_> = (0..CLIENTS)
         .map(|c| {
+            let shared = shared.clone();
+            let kind = kind.to_owned();
             greenshim::spawn(move || {
-                let mut client = Client::connect(addr);
+                let mut client = (kind != "timers-only").then(|| Client::connect(addr, shared));
+                // Timers only: a runtime without I/O parks on a condition variable.
+                let timers = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                    .unwrap();
                 (0..CALLS)
                     .map(|i| {
                         let n = c * 1000 + i;
-                        assert_eq!(client.call(n), 2 * n + 1, "client {c}, call {i}");
+                        let got = match client.as_mut() {
+                            Some(client) => client.call(n),
+                            None => timers.block_on(async {
+                                tokio::time::sleep(SERVE_TIME).await;
+                                2 * n + 1
+                            }),
+                        };
+                        assert_eq!(got, 2 * n + 1, "client {c}, call {i}");
                         1
                     })
                     .sum::<u32>()
@@ -125,11 +156,12 @@ fn child_entry() {
     );
 }
 
-/// Runs the child with `workers`; returns (calls, peak calls at once, green threads bound).
-fn run_child(workers: usize) -> (u32, usize, u64) {
+/// Runs the child for clients of `kind` on `workers`; returns (calls, peak calls at once at
+/// the server, green threads bound).
+fn run_child(kind: &str, workers: usize) -> (u32, usize, u64) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_entry", "--nocapture"])
-        .env("RUNTIME_CLIENTS_WORKERS", workers.to_string())
+        .env("RUNTIME_CLIENTS_CASE", format!("{kind}:{workers}"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -163,8 +195,8 @@ fn run_child(workers: usize) -> (u32, usize, u64) {
 }
 
 #[test]
-fn a_hundred_green_threads_each_with_its_own_runtime_client_on_one_worker() {
-    let (calls, _peak, bound) = run_child(1);
+fn own_current_thread_runtime_per_client_one_worker() {
+    let (calls, _peak, bound) = run_child("current-thread", 1);
     assert_eq!(calls, CLIENTS * CALLS);
     assert_eq!(
         bound,
@@ -174,10 +206,32 @@ fn a_hundred_green_threads_each_with_its_own_runtime_client_on_one_worker() {
 }
 
 #[test]
-fn a_hundred_green_threads_each_with_its_own_runtime_client_on_two_workers() {
-    let (calls, peak, bound) = run_child(2);
+fn own_current_thread_runtime_per_client_two_workers() {
+    let (calls, peak, bound) = run_child("current-thread", 2);
     assert_eq!(calls, CLIENTS * CALLS);
     assert_eq!(bound, u64::from(CLIENTS));
     // Both workers make calls at the same time: the server saw two at once.
     assert!(peak >= 2, "calls never overlapped (peak {peak})");
+}
+
+#[test]
+fn shared_multi_thread_runtime_one_worker() {
+    let (calls, _peak, bound) = run_child("multi-thread", 1);
+    assert_eq!(calls, CLIENTS * CALLS);
+    assert_eq!(bound, u64::from(CLIENTS));
+}
+
+#[test]
+fn shared_multi_thread_runtime_two_workers() {
+    let (calls, peak, bound) = run_child("multi-thread", 2);
+    assert_eq!(calls, CLIENTS * CALLS);
+    assert_eq!(bound, u64::from(CLIENTS));
+    assert!(peak >= 2, "calls never overlapped (peak {peak})");
+}
+
+#[test]
+fn current_thread_runtime_with_timers_only_two_workers() {
+    let (calls, _peak, bound) = run_child("timers-only", 2);
+    assert_eq!(calls, CLIENTS * CALLS);
+    assert_eq!(bound, u64::from(CLIENTS));
 }

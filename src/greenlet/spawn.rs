@@ -67,6 +67,7 @@ impl Builder {
             ));
         }
         runtime::ensure_started();
+        crate::foreign::register_probes();
         // Dealt round robin over the workers by greenshim's own counter rather than may's, which
         // every may-internal wake-up from outside the workers also advances: two green threads
         // spawned one after the other from one thread start on different workers.

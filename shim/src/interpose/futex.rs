@@ -175,7 +175,9 @@ fn route(op: Op) -> Route {
             });
             if green {
                 Route::Done(wait(word, expected, deadline, bitset))
-            } else if thread_bound {
+            } else if thread_bound || crate::park::which::running_bound() {
+                // A green thread bound to its worker waits as a plain thread, blocking the
+                // worker: the same as a wait on per-OS-thread state.
                 Route::ThreadBound
             } else {
                 Route::Kernel

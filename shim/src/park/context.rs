@@ -362,6 +362,11 @@ pub fn current() -> Arc<Context> {
     if !on_green_thread() {
         return THREAD_CONTEXT.with(Arc::clone);
     }
+    current_green()
+}
+
+/// [`current`] for a caller known to be a green thread (its context, created on first use).
+fn current_green() -> Arc<Context> {
     BINDING.with(|b| {
         if let Some(binding) = b.borrow().as_ref() {
             return binding.ctx.clone();
@@ -383,10 +388,14 @@ static BOUND_TO_WORKER: AtomicU64 = AtomicU64::new(0);
 /// [`super::which::bind_running`]): it counts as a plain thread from now on, so it never parks,
 /// yields or moves again, and each of its waits blocks the worker. Does nothing elsewhere.
 pub fn bind_to_worker() {
-    if !on_green_thread() {
-        return;
+    if on_green_thread() {
+        bind_green();
     }
-    let ctx = current();
+}
+
+/// [`bind_to_worker`] for a caller known to be a green thread that may park.
+pub(crate) fn bind_green() {
+    let ctx = current_green();
     if !ctx.bound.swap(true, Ordering::Relaxed) {
         BOUND_TO_WORKER.fetch_add(1, Ordering::Relaxed);
     }

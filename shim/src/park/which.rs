@@ -2,6 +2,7 @@
 //! Answered without allocating, on any thread (a hook's first question).
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Whether the caller runs on a green thread that may park.
 ///
@@ -13,7 +14,9 @@ use std::sync::OnceLock;
 /// relaxed load of std's global panic count while nothing panics anywhere.
 ///
 /// A green thread bound to its worker ([`bind_running`]) counts as a plain thread for the rest
-/// of its life.
+/// of its life; one whose OS thread is inside another runtime's state (the probe of
+/// [`set_foreign_state_probe`] says so: inside a tokio runtime's `block_on`) is bound here, on
+/// the first question.
 ///
 /// In a forked child nothing is green: the runtime's threads were not copied, so even the
 /// green thread that called `fork` continues there as a plain thread (its waits block).
@@ -28,6 +31,38 @@ pub fn on_green_thread() -> bool {
         && on_may_thread()
         && may::coroutine::is_coroutine()
         && !std::thread::panicking()
+        && !entered_foreign_state()
+}
+
+/// The probe of [`set_foreign_state_probe`], as a function address (0: none).
+static FOREIGN_STATE: AtomicUsize = AtomicUsize::new(0);
+
+/// Registers `probe`, which says whether the calling OS thread is inside state of another
+/// runtime that lives in its thread-locals (tokio's "runtime entered" and current handle,
+/// which `block_on` sets), where a green thread must not park: the next green thread on the
+/// worker would find that state, or the parked one would resume on another worker without it.
+/// The first time it says yes on a green thread, that green thread is bound to its worker
+/// ([`bind_running`]). `probe` runs on may's workers only, must not park, and must be cheap
+/// when it says no (it runs at every `on_green_thread` question until then).
+pub fn set_foreign_state_probe(probe: fn() -> bool) {
+    FOREIGN_STATE.store(probe as usize, Ordering::Release);
+}
+
+/// Whether the running green thread's OS thread is inside another runtime's state; binds the
+/// green thread if so.
+#[inline]
+fn entered_foreign_state() -> bool {
+    let p = FOREIGN_STATE.load(Ordering::Acquire);
+    if p == 0 {
+        return false;
+    }
+    // SAFETY: a non-zero value was stored from a `fn() -> bool` by `set_foreign_state_probe`.
+    let probe: fn() -> bool = unsafe { std::mem::transmute::<usize, fn() -> bool>(p) };
+    if !probe() {
+        return false;
+    }
+    super::context::bind_green();
+    true
 }
 
 /// may's threads (its timer and workers), recorded once the runtime has started; `None` inside
@@ -52,8 +87,7 @@ const BOUND: u8 = 3;
 /// makes blocks this worker. For a green thread that has entered state of its OS thread that
 /// greenshim cannot see and that must not be shared with other green threads or left behind:
 /// an event loop greenshim did not create. Called on a green thread only.
-pub fn bind_running() {
-    debug_assert!(on_green_thread());
+pub(crate) fn bind_running() {
     ON_MAY_THREAD.set(BOUND);
 }
 
