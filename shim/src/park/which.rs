@@ -87,7 +87,7 @@ const BOUND: u8 = 3;
 /// makes blocks this worker. For a green thread that has entered state of its OS thread that
 /// greenshim cannot see and that must not be shared with other green threads or left behind:
 /// an event loop greenshim did not create. Called on a green thread only.
-pub(crate) fn bind_running() {
+pub fn bind_running() {
     ON_MAY_THREAD.set(BOUND);
 }
 
