@@ -385,7 +385,7 @@ fn current_green() -> Arc<Context> {
 static BOUND_TO_WORKER: AtomicU64 = AtomicU64::new(0);
 
 /// Binds the running green thread to its worker OS thread until it ends (see
-/// [`super::which::bind_running`]): it counts as a plain thread from now on, so it never parks,
+/// `which::bind_running`): it counts as a plain thread from now on, so it never parks,
 /// yields or moves again, and each of its waits blocks the worker. Does nothing elsewhere.
 pub fn bind_to_worker() {
     if on_green_thread() {

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// whose own panic would then be a double panic and abort the process. `panicking()` costs one
 /// relaxed load of std's global panic count while nothing panics anywhere.
 ///
-/// A green thread bound to its worker ([`bind_running`]) counts as a plain thread for the rest
+/// A green thread bound to its worker ([`super::context::bind_to_worker`]) counts as a plain thread for the rest
 /// of its life; one whose OS thread is inside another runtime's state (the probe of
 /// [`set_foreign_state_probe`] says so: inside a tokio runtime's `block_on`) is bound here, on
 /// the first question.
@@ -42,7 +42,7 @@ static FOREIGN_STATE: AtomicUsize = AtomicUsize::new(0);
 /// which `block_on` sets), where a green thread must not park: the next green thread on the
 /// worker would find that state, or the parked one would resume on another worker without it.
 /// The first time it says yes on a green thread, that green thread is bound to its worker
-/// ([`bind_running`]). `probe` runs on may's workers only, must not park, and must be cheap
+/// ([`super::context::bind_to_worker`]). `probe` runs on may's workers only, must not park, and must be cheap
 /// when it says no (it runs at every `on_green_thread` question until then).
 pub fn set_foreign_state_probe(probe: fn() -> bool) {
     FOREIGN_STATE.store(probe as usize, Ordering::Release);
@@ -87,11 +87,11 @@ const BOUND: u8 = 3;
 /// makes blocks this worker. For a green thread that has entered state of its OS thread that
 /// greenshim cannot see and that must not be shared with other green threads or left behind:
 /// an event loop greenshim did not create. Called on a green thread only.
-pub fn bind_running() {
+pub(crate) fn bind_running() {
     ON_MAY_THREAD.set(BOUND);
 }
 
-/// Whether the green thread running on this OS thread is bound to it ([`bind_running`]).
+/// Whether the green thread running on this OS thread is bound to it ([`super::context::bind_to_worker`]).
 pub fn running_bound() -> bool {
     ON_MAY_THREAD.get() == BOUND
 }
