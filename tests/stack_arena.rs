@@ -256,3 +256,30 @@ fn a_forked_child_maps_for_itself() {
         "{status:#x}"
     );
 }
+
+/// A green thread that wrote the lowest words of its stack (as one that used its stack to the
+/// last word without overflowing does) ends normally: greenshim re-arms the generator's
+/// overflow sentinel with the word the generator wrote (its value changed in generator 0.8.12),
+/// or may would end the whole process with "stack overflow detected" and status 1.
+#[test]
+fn a_stack_used_to_its_bottom_word_is_not_an_overflow() {
+    if !start() {
+        return;
+    }
+    for round in 0..50u64 {
+        let g = greenshim::spawn(move || {
+            let (bottom, top) = greenshim_shim::stacks::current_stack().expect("an arena stack");
+            let probe = 0u8;
+            let here = std::ptr::addr_of!(probe) as usize;
+            assert!(
+                bottom < here && here < top,
+                "{bottom:#x} < {here:#x} < {top:#x}"
+            );
+            // SAFETY: the lowest 64 bytes of this green thread's own stack, far below its
+            // frames (they are near `top`).
+            unsafe { std::ptr::write_bytes(bottom as *mut u8, 0x5A, 64) };
+            round
+        });
+        assert_eq!(g.join().unwrap(), round);
+    }
+}

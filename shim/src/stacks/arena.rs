@@ -30,9 +30,10 @@ const CHUNK_BYTES: usize = 1 << 30;
 const MAX_CHUNKS: usize = 4096;
 /// Bytes of a green thread's name kept for the overflow report.
 const NAME_BYTES: usize = 39;
-/// Words of the generator's overflow sentinel at the bottom of a stack, and their value
-/// (generator 0.8 `Stack::new`: eight words of `0xEE` bytes; may exits the process when the
-/// lowest one is found overwritten as the green thread finishes).
+/// Words of the generator's overflow sentinel at the bottom of a stack that are re-armed
+/// (generator `Stack::new` fills eight: words of `0xEE` bytes up to 0.8.11, `0xDEADBEEF` from
+/// 0.8.12; may exits the process when the lowest one is found overwritten as the green thread
+/// finishes). The value is copied from what the generator wrote, not assumed.
 const SENTINEL_WORDS: usize = 8;
 /// Slots trimmed (their pages returned to the kernel) together: one `process_madvise` call
 /// for up to this many ranges. Per slot, `madvise(MADV_DONTNEED)` cost 15.9 µs on this
@@ -52,11 +53,13 @@ const CARVE_BATCH: usize = 64;
 const MAX_IOV: usize = 1024;
 
 /// Who runs on a slot, for the overflow report (written by the owner, read by a signal
-/// handler: atomics only).
+/// handler: atomics only), and the generator's sentinel word found at the slot's bottom when
+/// the owner started.
 struct Owner {
     id: AtomicU64,
     len: AtomicU8,
     name: [AtomicU8; NAME_BYTES],
+    sentinel: AtomicUsize,
 }
 
 impl Owner {
@@ -65,6 +68,7 @@ impl Owner {
             id: AtomicU64::new(0),
             len: AtomicU8::new(0),
             name: [const { AtomicU8::new(0) }; NAME_BYTES],
+            sentinel: AtomicUsize::new(0),
         }
     }
 }
@@ -296,9 +300,15 @@ fn owner_of(addr: usize) -> Option<(&'static Owner, usize, usize)> {
 }
 
 pub(super) fn note_owner(sp: usize, id: u64, name: Option<&str>) {
-    let Some((o, _, _)) = owner_of(sp) else {
+    let Some((o, base, _)) = owner_of(sp) else {
         return;
     };
+    // The generator filled the bottom words with its sentinel when it made the stack, before
+    // the green thread ran: whatever the generator version's pattern is, it is this word.
+    // SAFETY: the lowest word of the calling green thread's own stack (above the guard page),
+    // mapped and far below its live frames.
+    let sentinel = unsafe { std::ptr::read_volatile((base + PAGE) as *const usize) };
+    o.sentinel.store(sentinel, Ordering::Relaxed);
     let bytes = name.unwrap_or("").as_bytes();
     let n = bytes.len().min(NAME_BYTES);
     for (dst, b) in o.name.iter().zip(&bytes[..n]) {
@@ -306,6 +316,11 @@ pub(super) fn note_owner(sp: usize, id: u64, name: Option<&str>) {
     }
     o.len.store(n as u8, Ordering::Relaxed);
     o.id.store(id, Ordering::Release);
+}
+
+pub(super) fn bounds_of(addr: usize) -> Option<(usize, usize)> {
+    let (_, base, len) = owner_of(addr)?;
+    Some((base + PAGE, base + len))
 }
 
 pub(super) fn rearm_sentinel(sp: usize) {
@@ -317,9 +332,12 @@ pub(super) fn rearm_sentinel(sp: usize) {
     if sp < bottom + 2 * PAGE {
         return;
     }
-    // SAFETY: the lowest words of the calling green thread's own stack, far below its live
-    // frames; nothing else uses them.
-    unsafe { std::ptr::write_bytes(bottom as *mut usize, 0xEE, SENTINEL_WORDS) };
+    let word = o.sentinel.load(Ordering::Relaxed);
+    for i in 0..SENTINEL_WORDS {
+        // SAFETY: the lowest words of the calling green thread's own stack, far below its live
+        // frames; nothing else uses them.
+        unsafe { std::ptr::write_volatile((bottom as *mut usize).add(i), word) };
+    }
     o.id.store(0, Ordering::Release);
 }
 

@@ -134,8 +134,16 @@ pub fn note_owner(id: u64, name: Option<&str>) {
     arena::note_owner(std::ptr::addr_of!(probe) as usize, id, name);
 }
 
-/// Re-arms the generator's overflow sentinel at the bottom of the calling stack (eight words
-/// of `0xEE`, written when the stack is created): a green thread that used its stack to the last word without overflowing is not
+/// The usable bounds `[bottom, top)` of the calling green thread's stack (above its guard
+/// page), if the stack came from the arena.
+pub fn current_stack() -> Option<(usize, usize)> {
+    let probe = 0u8;
+    arena::bounds_of(std::ptr::addr_of!(probe) as usize)
+}
+
+/// Re-arms the generator's overflow sentinel at the bottom of the calling stack (the word the
+/// generator wrote there when it made the stack, read by [`note_owner`] as the green thread
+/// started): a green thread that used its stack to the last word without overflowing is not
 /// an overflow, and may would end the process for it. Called by every green thread greenshim
 /// spawns, last thing.
 pub fn rearm_sentinel() {
