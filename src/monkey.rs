@@ -67,16 +67,18 @@
 //! blocks the worker, whose queued green threads the other workers are woken to take), and
 //! `runtime::park_stats().bound_to_worker` counts it. Two things bind:
 //!
-//! - being inside a tokio runtime's context, asked before every park decision (the `tokio`
-//!   feature, on by default: `Handle::try_current()`; Cargo unifies tokio 1.x, so it is the
-//!   user's tokio);
+//! - being inside a tokio runtime's context, asked by every interposer before it lets a green
+//!   thread's libc call park (the `tokio` feature, on by default: `Handle::try_current()`;
+//!   Cargo unifies tokio 1.x, so it is the user's tokio);
 //! - an `epoll_wait` that can block, made by a green thread: a wait inside an event loop
 //!   greenshim did not create (mio's, libuv's, tokio's without the feature).
 //!
 //! 100 green threads each with its own `block_on`-per-call client, or all sharing a
 //! multi-thread runtime, or using timer-only runtimes, are correct, and as many of them wait at
 //! once as there are workers (`tests/monkey_runtime_clients.rs`); raise `GREENSHIM_WORKERS` for
-//! more. Still unsafe: other executors' `block_on` that keep per-thread state and wait on a
+//! more. Still unsafe: greenshim's own blocking API (its mirrors, channels, locks, `sleep`)
+//! called inside a tokio `block_on` on a green thread before any patched libc call binds it
+//! (those paths do not ask tokio, to stay cheap); other executors' `block_on` that keep per-thread state and wait on a
 //! condition variable or `thread::park` (`futures::executor`, futures-lite/smol, async-std):
 //! no probe knows them, and `poll`/`select`-based loops stay cooperative (libcurl's keep no
 //! such state). From a green thread, prefer awaiting a runtime's work with

@@ -13,10 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// whose own panic would then be a double panic and abort the process. `panicking()` costs one
 /// relaxed load of std's global panic count while nothing panics anywhere.
 ///
-/// A green thread bound to its worker ([`super::context::bind_to_worker`]) counts as a plain thread for the rest
-/// of its life; one whose OS thread is inside another runtime's state (the probe of
-/// [`set_foreign_state_probe`] says so: inside a tokio runtime's `block_on`) is bound here, on
-/// the first question.
+/// A green thread bound to its worker ([`super::context::bind_to_worker`]) counts as a plain
+/// thread for the rest of its life.
 ///
 /// In a forked child nothing is green: the runtime's threads were not copied, so even the
 /// green thread that called `fork` continues there as a plain thread (its waits block).
@@ -31,7 +29,6 @@ pub fn on_green_thread() -> bool {
         && on_may_thread()
         && may::coroutine::is_coroutine()
         && !std::thread::panicking()
-        && !entered_foreign_state()
 }
 
 /// The probe of [`set_foreign_state_probe`], as a function address (0: none).
@@ -41,17 +38,21 @@ static FOREIGN_STATE: AtomicUsize = AtomicUsize::new(0);
 /// runtime that lives in its thread-locals (tokio's "runtime entered" and current handle,
 /// which `block_on` sets), where a green thread must not park: the next green thread on the
 /// worker would find that state, or the parked one would resume on another worker without it.
-/// The first time it says yes on a green thread, that green thread is bound to its worker
-/// ([`super::context::bind_to_worker`]). `probe` runs on may's workers only, must not park, and must be cheap
-/// when it says no (it runs at every `on_green_thread` question until then).
+/// The interposers ask it ([`entered_foreign_state`]) before they let a green thread's call
+/// park; the first time it says yes, that green thread is bound to its worker
+/// ([`super::context::bind_to_worker`]). `probe` runs on may's workers only, must not park, and
+/// must be cheap when it says no.
 pub fn set_foreign_state_probe(probe: fn() -> bool) {
     FOREIGN_STATE.store(probe as usize, Ordering::Release);
 }
 
-/// Whether the running green thread's OS thread is inside another runtime's state; binds the
-/// green thread if so.
+/// Whether the running green thread's OS thread is inside another runtime's state (the probe
+/// of [`set_foreign_state_probe`]); binds the green thread to its worker if so. Asked by the
+/// interposers, on green threads only: code inside such a runtime reaches greenshim through
+/// the libc calls it makes before it waits (greenshim's own API used inside `block_on` is not
+/// asked, which keeps its hot paths free of the probe).
 #[inline]
-fn entered_foreign_state() -> bool {
+pub fn entered_foreign_state() -> bool {
     let p = FOREIGN_STATE.load(Ordering::Acquire);
     if p == 0 {
         return false;
