@@ -283,3 +283,87 @@ fn a_stack_used_to_its_bottom_word_is_not_an_overflow() {
         assert_eq!(g.join().unwrap(), round);
     }
 }
+
+/// Bytes a green thread leaves in the lowest part of its stack, and how many in a row count
+/// as its garbage (no frame holds 64 of them in a row).
+const GARBAGE: u8 = 0xA5;
+const GARBAGE_RUN: usize = 64;
+
+/// Whether `[from, to)` holds a run of [`GARBAGE_RUN`] [`GARBAGE`] bytes.
+fn holds_garbage(from: usize, to: usize) -> bool {
+    let mut run = 0;
+    for a in from..to {
+        // SAFETY: the caller passes a part of its own mapped stack.
+        let b = unsafe { std::ptr::read_volatile(a as *const u8) };
+        run = if b == GARBAGE { run + 1 } else { 0 };
+        if run == GARBAGE_RUN {
+            return true;
+        }
+    }
+    false
+}
+
+/// A slot's old contents reach the next green thread on it only as garbage below its stack
+/// pointer: the generator builds the new green thread's frames from the top down, and nothing
+/// above the stack pointer still holds what the previous owner wrote.
+///
+/// Runs in a child process, where no other test's green threads take the stack first.
+#[test]
+fn a_reused_slot_shows_old_contents_only_below_the_stack_pointer() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "reuse_child", "--nocapture"])
+        .env("STACK_REUSE_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("REUSE-CHECKED"),
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The child of [`a_reused_slot_shows_old_contents_only_below_the_stack_pointer`].
+#[test]
+fn reuse_child() {
+    if std::env::var_os("STACK_REUSE_CHILD").is_none() || !start() {
+        if std::env::var_os("STACK_REUSE_CHILD").is_some() {
+            println!("REUSE-CHECKED (skipped: no arena)");
+        }
+        return;
+    }
+    let used = greenshim::spawn(|| {
+        let (bottom, _) = greenshim_shim::stacks::current_stack().expect("an arena stack");
+        let probe = 0u8;
+        // Everything below this green thread's frames, with a page to spare.
+        let end = std::ptr::addr_of!(probe) as usize - 4096;
+        // SAFETY: this green thread's own stack, below its live frames.
+        unsafe { std::ptr::write_bytes(bottom as *mut u8, GARBAGE, end - bottom) };
+        bottom
+    })
+    .join()
+    .unwrap();
+    // The stack goes back to may's pool (first in, first out: 1 000 stacks) or the arena's free
+    // list once may has dropped the finished coroutine: spawn until a green thread gets it.
+    for _ in 0..5_000 {
+        let (bottom, garbage_below, garbage_above) = greenshim::spawn(|| {
+            let (bottom, top) = greenshim_shim::stacks::current_stack().expect("an arena stack");
+            let probe = 0u8;
+            let sp = std::ptr::addr_of!(probe) as usize;
+            (bottom, holds_garbage(bottom, sp), holds_garbage(sp, top))
+        })
+        .join()
+        .unwrap();
+        if bottom == used {
+            assert!(
+                garbage_below,
+                "the old contents were not found below the stack pointer"
+            );
+            assert!(!garbage_above, "old contents above the stack pointer");
+            println!("REUSE-CHECKED");
+            return;
+        }
+    }
+    panic!("the slot at {used:#x} was not reused in 5 000 spawns");
+}
