@@ -52,14 +52,16 @@ const CARVE_BATCH: usize = 64;
 /// The kernel's limit on ranges per vectored call (`UIO_MAXIOV`).
 const MAX_IOV: usize = 1024;
 
+/// The generator's sentinel word (0: not seen yet), read from the bottom of the first stack a
+/// green thread starts on: every stack of the process is filled with the same word.
+static SENTINEL: AtomicUsize = AtomicUsize::new(0);
+
 /// Who runs on a slot, for the overflow report (written by the owner, read by a signal
-/// handler: atomics only), and the generator's sentinel word found at the slot's bottom when
-/// the owner started.
+/// handler: atomics only).
 struct Owner {
     id: AtomicU64,
     len: AtomicU8,
     name: [AtomicU8; NAME_BYTES],
-    sentinel: AtomicUsize,
 }
 
 impl Owner {
@@ -68,7 +70,6 @@ impl Owner {
             id: AtomicU64::new(0),
             len: AtomicU8::new(0),
             name: [const { AtomicU8::new(0) }; NAME_BYTES],
-            sentinel: AtomicUsize::new(0),
         }
     }
 }
@@ -303,12 +304,15 @@ pub(super) fn note_owner(sp: usize, id: u64, name: Option<&str>) {
     let Some((o, base, _)) = owner_of(sp) else {
         return;
     };
-    // The generator filled the bottom words with its sentinel when it made the stack, before
-    // the green thread ran: whatever the generator version's pattern is, it is this word.
-    // SAFETY: the lowest word of the calling green thread's own stack (above the guard page),
-    // mapped and far below its live frames.
-    let sentinel = unsafe { std::ptr::read_volatile((base + PAGE) as *const usize) };
-    o.sentinel.store(sentinel, Ordering::Relaxed);
+    if SENTINEL.load(Ordering::Relaxed) == 0 {
+        // The generator filled the bottom words with its sentinel when it made the stack,
+        // before the green thread ran: whatever the generator version's pattern is, it is this
+        // word.
+        // SAFETY: the lowest word of the calling green thread's own stack (above the guard
+        // page), mapped and far below its live frames.
+        let word = unsafe { std::ptr::read_volatile((base + PAGE) as *const usize) };
+        SENTINEL.store(word, Ordering::Relaxed);
+    }
     let bytes = name.unwrap_or("").as_bytes();
     let n = bytes.len().min(NAME_BYTES);
     for (dst, b) in o.name.iter().zip(&bytes[..n]) {
@@ -332,7 +336,7 @@ pub(super) fn rearm_sentinel(sp: usize) {
     if sp < bottom + 2 * PAGE {
         return;
     }
-    let word = o.sentinel.load(Ordering::Relaxed);
+    let word = SENTINEL.load(Ordering::Relaxed);
     for i in 0..SENTINEL_WORDS {
         // SAFETY: the lowest words of the calling green thread's own stack, far below its live
         // frames; nothing else uses them.
