@@ -5,10 +5,10 @@
 //! returns. A green thread must not park inside such a call: the next green thread on its
 //! worker would find that state ("Cannot start a runtime from within a runtime"), and the
 //! parked one could resume on another worker without it. The interposers ask a probe before
-//! they let a green thread's libc call park; when it says the OS thread is inside such state,
-//! the green thread is bound to its worker for the rest of its life (every wait of it blocks
-//! the worker, as a plain thread's would). Event loops nobody registered a probe for are caught at their first
-//! `epoll_wait` instead (see the `monkey` docs).
+//! they let a green thread's libc call park; while it says the OS thread is inside such state,
+//! the call waits as a plain thread's would, blocking the worker. Event loops nobody
+//! registered a probe for are recognised by their `epoll_wait` instead (see the `monkey`
+//! docs).
 
 /// Registers the probes (once; called before the first green thread is spawned).
 pub(crate) fn register_probes() {

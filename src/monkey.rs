@@ -27,7 +27,7 @@
 //! | [`Family::Dns`] | `getaddrinfo`, `getnameinfo`, `gethostbyname_r`, `gethostbyname2_r`, `gethostbyaddr_r` | runs on the offload pool |
 //! | [`Family::Sockets`] | `read`, `readv`, `recv`, `recvfrom`, `recvmsg`, `recvmmsg`, `write`, `writev`, `send`, `sendto`, `sendmsg`, `sendmmsg`, `__read_chk`, `__recv_chk`, `__recvfrom_chk`, `connect`, `accept`, `accept4` | parks until the socket or pipe is ready |
 //! | (fd state) | `socket`, `socketpair`, `pipe`, `pipe2`, `dup`, `dup2`, `dup3`, `close`, `fcntl`, `fcntl64`, `ioctl(FIONBIO)`, `setsockopt(SO_*TIMEO)` | keeps greenshim's fd table right |
-//! | [`Family::Poll`] | `poll`, `ppoll`, `select`, `pselect`, `epoll_wait`, `epoll_pwait`, `__poll_chk`, `__ppoll_chk` | `poll`/`select` park on greenshim's reactor; `epoll_wait` (an event loop greenshim did not create) blocks the worker and binds the green thread to it (see below) |
+//! | [`Family::Poll`] | `poll`, `ppoll`, `select`, `pselect`, `epoll_wait`, `epoll_pwait`, `__poll_chk`, `__ppoll_chk` | `poll`/`select` park on greenshim's reactor; `epoll_wait` (an event loop greenshim did not create) blocks the worker (see below) |
 //! | [`Family::Process`] | `waitpid`, `wait4`, `waitid` | parks on a pidfd (or waits off the worker) |
 //! | [`Family::Locks`] | `syscall(SYS_futex, …)` (wait, wait-bitset, wake, wake-bitset on private futexes); `pthread_mutex_{lock,timedlock,clocklock,trylock,unlock}`, `pthread_cond_{wait,timedwait,clockwait,signal,broadcast}`, `pthread_rwlock_{rd,wr}lock` and their timed, clock and `trywrlock` forms, `pthread_rwlock_unlock`, `sem_{wait,timedwait,clockwait,post}` | std's `Mutex`, `RwLock`, `Condvar`, `Once`, `OnceLock`, `LazyLock`, `Barrier`, parking_lot's lock words and C code's pthread locks and semaphores park the green thread; waits on per-OS-thread state (`thread::park`, so `mpsc` and crossbeam-channel; parking_lot's thread data) block the worker, whose queued green threads the other workers take |
 //! | [`Family::Files`] | `open`, `open64`, `openat`, `openat64`, `fsync`, `fdatasync`, `flock`; `read`, `write`, `pread*`, `pwrite*` on regular files | reads and writes the page cache can serve run inline (`RWF_NOWAIT`); what would wait for the disk, opens, syncs and blocking locks run on the offload pool |
@@ -62,27 +62,30 @@
 //! entered" and the current handle in thread-locals until it returns. A green thread must not
 //! park inside such a call: the next green thread on its worker would find that state
 //! ("Cannot start a runtime from within a runtime"), and the parked one could resume on another
-//! worker without it. So such a green thread is *bound* to its worker for the rest of its life:
-//! it counts as a plain thread (it never parks, yields or moves again, and each of its waits
-//! blocks the worker, whose queued green threads the other workers are woken to take), and
-//! `runtime::park_stats().bound_to_worker` counts it. Two things bind:
+//! worker without it. So its waits there block the worker instead, as a plain thread's would
+//! (the other workers are woken to take the green threads queued behind it), and
+//! `runtime::park_stats().foreign_waits` counts them. Two things are recognised:
 //!
 //! - being inside a tokio runtime's context, asked by every interposer before it lets a green
 //!   thread's libc call park (the `tokio` feature, on by default: `Handle::try_current()`;
-//!   Cargo unifies tokio 1.x, so it is the user's tokio);
+//!   Cargo unifies tokio 1.x, so it is the user's tokio). Once `block_on` has returned, the
+//!   green thread parks again as usual;
 //! - an `epoll_wait` that can block, made by a green thread: a wait inside an event loop
-//!   greenshim did not create (mio's, libuv's, tokio's without the feature).
+//!   greenshim did not create (mio's, libuv's, tokio's without the feature), which is such a
+//!   loop's main wait.
 //!
 //! 100 green threads each with its own `block_on`-per-call client, or all sharing a
 //! multi-thread runtime, or using timer-only runtimes, are correct, and as many of them wait at
 //! once as there are workers (`tests/monkey_runtime_clients.rs`); raise `GREENSHIM_WORKERS` for
-//! more. Still unsafe: greenshim's own blocking API (its mirrors, channels, locks, `sleep`)
-//! called inside a tokio `block_on` on a green thread before any patched libc call binds it
-//! (those paths do not ask tokio, to stay cheap); other executors' `block_on` that keep per-thread state and wait on a
-//! condition variable or `thread::park` (`futures::executor`, futures-lite/smol, async-std):
-//! no probe knows them, and `poll`/`select`-based loops stay cooperative (libcurl's keep no
-//! such state). From a green thread, prefer awaiting a runtime's work with
-//! `greenshim::block_on(handle.spawn(fut))`, which parks only the green thread.
+//! more. A kill or `Timeout` cannot cut such a wait short (it is the kernel's). Still unsafe:
+//! greenshim's own blocking API (its mirrors, channels, locks, `sleep`) called inside a tokio
+//! `block_on` on a green thread (those paths do not ask tokio, to stay cheap); the other waits
+//! of event loops nobody recognises (a futex wait inside one); other executors' `block_on`
+//! that keep per-thread state and wait on a condition variable or `thread::park`
+//! (`futures::executor`, futures-lite/smol, async-std). `poll`/`select`-based loops stay
+//! cooperative (libcurl's keep no such state). From a green thread, prefer awaiting a
+//! runtime's work with `greenshim::block_on(handle.spawn(fut))`, which parks only the green
+//! thread.
 //!
 //! # Locks
 //!

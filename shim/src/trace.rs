@@ -24,10 +24,9 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 pub const THREAD_BOUND_FUTEX_WAIT: &str = "futex wait on per-OS-thread state (blocks the worker)";
 
 /// The name under which a wait in an event loop greenshim did not create (`epoll_wait` on an
-/// epoll of tokio's, mio's, libuv's, ...) shows as its libc call: the waiting green thread is
-/// bound to its worker, whose wait it is.
+/// epoll of tokio's, mio's, libuv's, ...) shows as its libc call: it blocks the worker.
 pub const FOREIGN_LOOP_WAIT: &str =
-    "epoll_wait of an event loop greenshim did not create (green thread bound to its worker)";
+    "epoll_wait of an event loop greenshim did not create (blocks the worker)";
 
 /// One worker OS thread's switch record.
 #[derive(Debug)]

@@ -175,15 +175,25 @@ fn route(op: Op) -> Route {
             });
             if green {
                 Route::Done(wait(word, expected, deadline, bitset))
-            } else if thread_bound || crate::park::which::running_bound() {
-                // A green thread bound to its worker waits as a plain thread, blocking the
-                // worker: the same as a wait on per-OS-thread state.
+            } else if thread_bound || foreign_wait() {
+                // A green thread inside another runtime's state waits as a plain thread,
+                // blocking the worker: the same as a wait on per-OS-thread state.
                 Route::ThreadBound
             } else {
                 Route::Kernel
             }
         }
     }
+}
+
+/// Whether a futex wait that does not park is a green thread's inside another runtime's state
+/// (counted).
+fn foreign_wait() -> bool {
+    let foreign = crate::park::which::green_inside_foreign_state();
+    if foreign {
+        crate::park::which::note_foreign_wait();
+    }
+    foreign
 }
 
 // ---------------------------------------------------------------------------------------------

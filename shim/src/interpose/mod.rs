@@ -224,9 +224,9 @@ fn decide(family: Family, route: impl FnOnce(bool) -> bool) -> bool {
     if PATCHED.load(Ordering::Relaxed) & family.bit() == 0 {
         return false;
     }
-    // A green thread inside another runtime's per-thread state is bound to its worker here and
-    // counts as a plain thread (see `which::set_foreign_state_probe`).
-    let green = context::on_green_thread() && !crate::park::which::entered_foreign_state();
+    // A green thread inside another runtime's per-thread state waits as a plain thread (see
+    // `which::set_foreign_state_probe`).
+    let green = context::on_green_thread() && !crate::park::which::inside_foreign_state();
     // `route` first: on a plain thread it is usually `false` at once (one load).
     let taken = route(green)
         && !in_forked_child()

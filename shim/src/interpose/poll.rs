@@ -394,18 +394,19 @@ pub unsafe extern "C" fn pselect(
 }
 
 /// A wait in an event loop greenshim did not create: `epoll_wait` on an epoll that is neither a
-/// reactor's nor a may worker's, made by a green thread. It blocks the worker, and the green
-/// thread is bound to it until it ends.
+/// reactor's nor a may worker's, made by a green thread. It blocks the worker (the other
+/// workers are woken to take the green threads queued behind it, as for a futex wait on
+/// per-thread state) instead of parking.
 ///
-/// Such loops keep state of their OS thread that greenshim cannot see: tokio records "runtime
-/// entered" per OS thread in `block_on`, so had the green thread parked here, the next green
-/// thread on this worker calling `block_on` would panic ("Cannot start a runtime from within
-/// a runtime"), and the parked one could resume inside its runtime on another worker. Every
-/// later wait of the bound green thread blocks the worker too (it counts as a plain thread),
-/// since it may still be inside the loop. The other workers are woken to take the green
-/// threads queued behind it (as for a futex wait on per-thread state).
+/// Such loops may keep state of their OS thread that greenshim cannot see: tokio records
+/// "runtime entered" per OS thread in `block_on`, so had the green thread parked here, the next
+/// green thread on this worker calling `block_on` would panic ("Cannot start a runtime from
+/// within a runtime"), and the parked one could resume inside its runtime on another worker.
+/// tokio is also recognised by its own answer (see `which::set_foreign_state_probe`), which
+/// covers its other waits; for other loops the `epoll_wait`, their main wait, is what can be
+/// recognised.
 fn foreign_loop_wait(wait: impl FnOnce() -> c_int) -> c_int {
-    crate::park::context::bind_to_worker();
+    crate::park::which::note_foreign_wait();
     // Inside: waking the other workers must not park this green thread.
     let _blocked = crate::sys::inside(crate::fd::reactor::before_blocking);
     static NAME: &str = crate::trace::FOREIGN_LOOP_WAIT;
@@ -414,10 +415,12 @@ fn foreign_loop_wait(wait: impl FnOnce() -> c_int) -> c_int {
 }
 
 /// Whether an `epoll_wait` with these arguments waits in an event loop greenshim did not
-/// create ([`foreign_loop_wait`]): one that can block, on a green thread (patched) or on one
-/// bound to its worker.
+/// create ([`foreign_loop_wait`]): one that can block, on a green thread (patched), inside a
+/// foreign runtime's state or not.
 fn in_foreign_loop(timeout: c_int, max: c_int) -> bool {
-    timeout != 0 && max > 0 && (cooperative(Family::Poll) || crate::park::which::running_bound())
+    timeout != 0
+        && max > 0
+        && (cooperative(Family::Poll) || crate::park::which::green_inside_foreign_state())
 }
 
 /// greenshim's `epoll_wait`.

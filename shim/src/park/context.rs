@@ -115,8 +115,6 @@ pub struct Context {
     park_deadline: AtomicU64,
     /// What the green thread waits on, while a wait is annotated.
     wait: WaitCell,
-    /// Whether the green thread is bound to its worker ([`bind_to_worker`]).
-    bound: AtomicBool,
 }
 
 /// The instant park deadlines are counted from.
@@ -165,7 +163,6 @@ impl Context {
             parked: AtomicBool::new(false),
             park_deadline: AtomicU64::new(0),
             wait: WaitCell::default(),
-            bound: AtomicBool::new(false),
         }
     }
 
@@ -330,10 +327,6 @@ struct Binding {
 
 impl Drop for Binding {
     fn drop(&mut self) {
-        if self.ctx.bound.load(Ordering::Relaxed) {
-            // Dropped by may on the worker the green thread was bound to, once it ended.
-            super::which::unbind();
-        }
         registry::forget(self.ctx.id);
         if let Some(h) = self.on_exit.take() {
             h.on_exit();
@@ -362,11 +355,6 @@ pub fn current() -> Arc<Context> {
     if !on_green_thread() {
         return THREAD_CONTEXT.with(Arc::clone);
     }
-    current_green()
-}
-
-/// [`current`] for a caller known to be a green thread (its context, created on first use).
-fn current_green() -> Arc<Context> {
     BINDING.with(|b| {
         if let Some(binding) = b.borrow().as_ref() {
             return binding.ctx.clone();
@@ -380,31 +368,6 @@ fn current_green() -> Arc<Context> {
         });
         ctx
     })
-}
-
-static BOUND_TO_WORKER: AtomicU64 = AtomicU64::new(0);
-
-/// Binds the running green thread to its worker OS thread until it ends (see
-/// `which::bind_running`): it counts as a plain thread from now on, so it never parks,
-/// yields or moves again, and each of its waits blocks the worker. Does nothing elsewhere.
-pub fn bind_to_worker() {
-    if on_green_thread() {
-        bind_green();
-    }
-}
-
-/// [`bind_to_worker`] for a caller known to be a green thread that may park.
-pub(crate) fn bind_green() {
-    let ctx = current_green();
-    if !ctx.bound.swap(true, Ordering::Relaxed) {
-        BOUND_TO_WORKER.fetch_add(1, Ordering::Relaxed);
-    }
-    super::which::bind_running();
-}
-
-/// Green threads bound to their worker since start-up.
-pub fn bound_to_worker() -> u64 {
-    BOUND_TO_WORKER.load(Ordering::Relaxed)
 }
 
 /// Runs `f` (a may spawn) with the "failed to alloc sys stack" panic of may's stack allocator

@@ -57,9 +57,10 @@ pub struct ParkStats {
     pub thread_parks: u64,
     /// Timers that fired.
     pub timers_fired: u64,
-    /// Green threads bound to their worker for the rest of their life: each waited in an event
-    /// loop greenshim did not create (see `context::bind_to_worker`).
-    pub bound_to_worker: u64,
+    /// Waits of green threads left to the kernel, blocking their worker, because they were
+    /// made inside another runtime's state (tokio's `block_on`) or in an event loop greenshim
+    /// did not create (see `which::set_foreign_state_probe`).
+    pub foreign_waits: u64,
     /// Times a green thread used up its budget ([`BUDGET_PER_TURN`] operations without
     /// parking) and yielded.
     pub budget_yields: u64,
@@ -72,7 +73,7 @@ pub fn stats() -> ParkStats {
         thread_parks: THREAD_PARKS.load(Ordering::Relaxed),
         timers_fired: timer::fired_count(),
         budget_yields: BUDGET_YIELDS.load(Ordering::Relaxed),
-        bound_to_worker: context::bound_to_worker(),
+        foreign_waits: which::foreign_waits(),
     }
 }
 

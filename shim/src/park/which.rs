@@ -2,7 +2,7 @@
 //! Answered without allocating, on any thread (a hook's first question).
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Whether the caller runs on a green thread that may park.
 ///
@@ -12,9 +12,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// that parked mid-unwind would leave its worker "panicking" for the next green thread there,
 /// whose own panic would then be a double panic and abort the process. `panicking()` costs one
 /// relaxed load of std's global panic count while nothing panics anywhere.
-///
-/// A green thread bound to its worker ([`super::context::bind_to_worker`]) counts as a plain
-/// thread for the rest of its life.
 ///
 /// In a forked child nothing is green: the runtime's threads were not copied, so even the
 /// green thread that called `fork` continues there as a plain thread (its waits block).
@@ -36,34 +33,50 @@ static FOREIGN_STATE: AtomicUsize = AtomicUsize::new(0);
 
 /// Registers `probe`, which says whether the calling OS thread is inside state of another
 /// runtime that lives in its thread-locals (tokio's "runtime entered" and current handle,
-/// which `block_on` sets), where a green thread must not park: the next green thread on the
-/// worker would find that state, or the parked one would resume on another worker without it.
-/// The interposers ask it ([`entered_foreign_state`]) before they let a green thread's call
-/// park; the first time it says yes, that green thread is bound to its worker
-/// ([`super::context::bind_to_worker`]). `probe` runs on may's workers only, must not park, and
-/// must be cheap when it says no.
+/// which `block_on` sets until it returns), where a green thread must not park: the next green
+/// thread on the worker would find that state, or the parked one would resume on another
+/// worker without it. The interposers ask it ([`inside_foreign_state`]) before they let a
+/// green thread's libc call park; while it says yes, the green thread's calls wait as a plain
+/// thread's would, blocking the worker. `probe` runs on may's workers only, must not park,
+/// and must be cheap when it says no.
 pub fn set_foreign_state_probe(probe: fn() -> bool) {
     FOREIGN_STATE.store(probe as usize, Ordering::Release);
 }
 
-/// Whether the running green thread's OS thread is inside another runtime's state (the probe
-/// of [`set_foreign_state_probe`]); binds the green thread to its worker if so. Asked by the
-/// interposers, on green threads only: code inside such a runtime reaches greenshim through
-/// the libc calls it makes before it waits (greenshim's own API used inside `block_on` is not
-/// asked, which keeps its hot paths free of the probe).
+/// Whether the calling green thread's OS thread is inside another runtime's state now (the
+/// probe of [`set_foreign_state_probe`]). Asked by the interposers, on green threads only:
+/// code inside such a runtime reaches greenshim through the libc calls it makes before it
+/// waits (greenshim's own API used inside `block_on` is not asked, which keeps its hot paths
+/// free of the probe).
 #[inline]
-pub fn entered_foreign_state() -> bool {
+pub fn inside_foreign_state() -> bool {
     let p = FOREIGN_STATE.load(Ordering::Acquire);
     if p == 0 {
         return false;
     }
     // SAFETY: a non-zero value was stored from a `fn() -> bool` by `set_foreign_state_probe`.
     let probe: fn() -> bool = unsafe { std::mem::transmute::<usize, fn() -> bool>(p) };
-    if !probe() {
-        return false;
-    }
-    super::context::bind_green();
-    true
+    probe()
+}
+
+/// Whether a wait the caller is about to make belongs to a green thread inside another
+/// runtime's state: it must block the worker (see [`inside_foreign_state`]).
+pub fn green_inside_foreign_state() -> bool {
+    on_green_thread() && inside_foreign_state()
+}
+
+static FOREIGN_WAITS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a wait left to the kernel because its green thread was inside another runtime's
+/// state or event loop.
+pub fn note_foreign_wait() {
+    FOREIGN_WAITS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Waits of green threads left to the kernel, blocking their worker, because they were made
+/// inside another runtime's state or event loop.
+pub fn foreign_waits() -> u64 {
+    FOREIGN_WAITS.load(Ordering::Relaxed)
 }
 
 /// may's threads (its timer and workers), recorded once the runtime has started; `None` inside
@@ -72,37 +85,13 @@ pub fn entered_foreign_state() -> bool {
 static MAY_THREADS: OnceLock<Option<Box<[i32]>>> = OnceLock::new();
 
 crate::os_local! {
-    /// Whether this OS thread is one of may's: [`UNKNOWN`], [`MAY`], [`OTHER`], or [`BOUND`].
+    /// Whether this OS thread is one of may's: [`UNKNOWN`], [`MAY`] or [`OTHER`].
     static ON_MAY_THREAD: u8 = UNKNOWN;
 }
 
 const UNKNOWN: u8 = 0;
 const MAY: u8 = 1;
 const OTHER: u8 = 2;
-/// One of may's workers, running a green thread bound to it: that green thread counts as a
-/// plain thread until it ends (no other green thread runs here meanwhile: it never parks).
-const BOUND: u8 = 3;
-
-/// Binds the green thread running on this worker to it until the green thread ends: from now
-/// on it counts as a plain thread, so it never parks, yields or moves again, and every wait it
-/// makes blocks this worker. For a green thread that has entered state of its OS thread that
-/// greenshim cannot see and that must not be shared with other green threads or left behind:
-/// an event loop greenshim did not create. Called on a green thread only.
-pub(crate) fn bind_running() {
-    ON_MAY_THREAD.set(BOUND);
-}
-
-/// Whether the green thread running on this OS thread is bound to it ([`super::context::bind_to_worker`]).
-pub fn running_bound() -> bool {
-    ON_MAY_THREAD.get() == BOUND
-}
-
-/// Ends the binding of [`bind_running`] (the bound green thread has ended).
-pub(crate) fn unbind() {
-    if ON_MAY_THREAD.get() == BOUND {
-        ON_MAY_THREAD.set(MAY);
-    }
-}
 
 /// Records may's threads (at runtime start-up): the threads that appeared while it started,
 /// which must be at least its `workers` and its timer.
@@ -116,7 +105,7 @@ pub fn note_may_threads(tids: &[i32], workers: usize) {
 fn on_may_thread() -> bool {
     match ON_MAY_THREAD.get() {
         MAY => true,
-        OTHER | BOUND => false,
+        OTHER => false,
         _ => {
             // Before start-up nothing runs green; don't remember that (a worker may ask while
             // the runtime starts).
