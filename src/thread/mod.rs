@@ -12,6 +12,10 @@
 //!   [`green_local!`](crate::green_local) instead.
 //! - A scope that is killed while waiting for its threads kills them and still waits for them
 //!   before unwinding (they may borrow its stack).
+//! - A green thread's name (`Builder::name`) is greenshim's: [`Thread::name`] returns it, but
+//!   the kernel's name of the OS thread it runs on, which `pthread_getname_np`, `top -H` and
+//!   debuggers show, is its worker's (`greenshim-w0`, …). std's `test_named_thread_truncation`
+//!   fails for this reason alone.
 
 mod scope;
 
