@@ -11,46 +11,50 @@
 //! other's flag, one was left set, and every hooked call on that worker passed through to a
 //! blocking libc call (the release demo's monkey section hung on a blocking `accept`).
 //!
-//! So every thread-local of this crate is an [`OsLocal`], declared with [`os_local!`](crate::os_local!), whose
-//! `thread_local!` key is hidden inside the declaration: the only ways to it are the methods
-//! below, each a function of its own that is never inlined, so each computes the address on the
-//! thread that runs it. A test (`tests/oslocal_rule.rs`) fails if `thread_local!` appears
-//! anywhere else in the source. The cost is one call per access (a few nanoseconds).
+//! So every thread-local of this crate is an [`OsLocal`] (or an [`OsLocalRef`]), declared with
+//! [`os_local!`](crate::os_local!), whose `thread_local!` key is hidden inside the declaration:
+//! the only ways to it are accessor functions that are never inlined, so each computes the
+//! address on the thread that runs it. A test (`tests/oslocal_rule.rs`) fails if
+//! `thread_local!` appears anywhere else in the source. The cost is one direct call per access.
 //!
 //! Floor 1: imports std only.
 
-use std::cell::Cell;
 use std::thread::LocalKey;
 
-/// A `Copy` value per OS thread, reached only through calls that are never inlined (see the
-/// module docs). Declare one with [`os_local!`](crate::os_local!).
+/// A `Copy` value per OS thread, reached only through functions that are never inlined (see
+/// the module docs). Declare one with [`os_local!`](crate::os_local!), which writes the three
+/// accessors for its own thread-local: a call through the static's constant function pointer
+/// compiles to a direct call of a function that reads or writes the thread-local and returns.
 pub struct OsLocal<T: 'static> {
-    key: &'static LocalKey<Cell<T>>,
+    get: fn() -> T,
+    set: fn(T),
+    replace: fn(T) -> T,
 }
 
 impl<T: Copy + 'static> OsLocal<T> {
-    /// Wraps `key`. Used by [`os_local!`](crate::os_local!), which keeps the key out of reach.
+    /// Wraps the accessors of one thread-local. Used by [`os_local!`](crate::os_local!), which
+    /// keeps the thread-local itself out of reach.
     #[doc(hidden)]
-    pub const fn new(key: &'static LocalKey<Cell<T>>) -> OsLocal<T> {
-        OsLocal { key }
+    pub const fn new(get: fn() -> T, set: fn(T), replace: fn(T) -> T) -> OsLocal<T> {
+        OsLocal { get, set, replace }
     }
 
     /// The calling OS thread's value.
-    #[inline(never)]
+    #[inline]
     pub fn get(&self) -> T {
-        self.key.with(Cell::get)
+        (self.get)()
     }
 
     /// Sets the calling OS thread's value.
-    #[inline(never)]
+    #[inline]
     pub fn set(&self, value: T) {
-        self.key.with(|c| c.set(value));
+        (self.set)(value);
     }
 
     /// Sets the calling OS thread's value and returns the one it replaces.
-    #[inline(never)]
+    #[inline]
     pub fn replace(&self, value: T) -> T {
-        self.key.with(|c| c.replace(value))
+        (self.replace)(value)
     }
 }
 
@@ -72,21 +76,23 @@ impl OsLocal<bool> {
 }
 
 impl OsLocal<u32> {
-    /// Adds one to the calling OS thread's counter.
-    #[inline(never)]
+    /// Adds one to the calling OS thread's counter (a read and a write on the same thread:
+    /// nothing between them parks).
+    #[inline]
     pub fn increment(&self) {
-        self.key.with(|c| c.set(c.get().wrapping_add(1)));
+        self.set(self.get().wrapping_add(1));
     }
 
     /// Takes one from the calling OS thread's counter (not below zero).
-    #[inline(never)]
+    #[inline]
     pub fn decrement(&self) {
-        self.key.with(|c| c.set(c.get().saturating_sub(1)));
+        self.set(self.get().saturating_sub(1));
     }
 }
 
 /// Declares `static NAME: OsLocal<T>` with a per-OS-thread initial value (a constant
-/// expression), its `thread_local!` key private to the declaration.
+/// expression): its `thread_local!` and the three accessors, each a function that is never
+/// inlined, private to the declaration.
 ///
 /// ```
 /// greenshim_shim::os_local! {
@@ -104,7 +110,19 @@ macro_rules! os_local {
             ::std::thread_local! {
                 static KEY: ::std::cell::Cell<$t> = const { ::std::cell::Cell::new($init) };
             }
-            $crate::oslocal::OsLocal::new(&KEY)
+            #[inline(never)]
+            fn get() -> $t {
+                KEY.get()
+            }
+            #[inline(never)]
+            fn set(value: $t) {
+                KEY.set(value)
+            }
+            #[inline(never)]
+            fn replace(value: $t) -> $t {
+                KEY.replace(value)
+            }
+            $crate::oslocal::OsLocal::new(get, set, replace)
         };
     )+};
 }

@@ -17,7 +17,7 @@
 //! worker) records nothing.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// The name under which a green thread's futex wait on per-OS-thread state (`thread::park`,
 /// parking_lot's thread data), left to the kernel, shows as its libc call.
@@ -41,6 +41,9 @@ pub struct Slot {
     pub switches: AtomicU64,
     /// The libc function the running green thread is inside, or null.
     libc: AtomicPtr<&'static str>,
+    /// What the running green thread has left of its cooperative budget (the park module's;
+    /// kept here because the slot is at hand at every switch). Owner-written only.
+    pub budget: AtomicU32,
 }
 
 static SLOTS: Mutex<Vec<&'static Slot>> = Mutex::new(Vec::new());
@@ -60,25 +63,33 @@ fn gettid() -> i32 {
 }
 
 /// This OS thread's slot, created on first use.
+#[inline]
 fn slot() -> &'static Slot {
-    SLOT.get().unwrap_or_else(|| {
-        let tid = gettid();
-        let mut all = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
-        let new: &'static Slot = Box::leak(Box::new(Slot {
-            index: all.len(),
-            tid,
-            current: AtomicU64::new(0),
-            switches: AtomicU64::new(0),
-            libc: AtomicPtr::new(std::ptr::null_mut()),
-        }));
-        all.push(new);
-        SLOT.set(Some(new));
-        new
-    })
+    SLOT.get().unwrap_or_else(new_slot)
+}
+
+/// Creates this OS thread's slot.
+#[cold]
+#[inline(never)]
+fn new_slot() -> &'static Slot {
+    let tid = gettid();
+    let mut all = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    let new: &'static Slot = Box::leak(Box::new(Slot {
+        index: all.len(),
+        tid,
+        current: AtomicU64::new(0),
+        switches: AtomicU64::new(0),
+        libc: AtomicPtr::new(std::ptr::null_mut()),
+        budget: AtomicU32::new(0),
+    }));
+    all.push(new);
+    SLOT.set(Some(new));
+    new
 }
 
 /// This OS thread's slot if it has one (it is a worker that ran a green thread).
-fn existing_slot() -> Option<&'static Slot> {
+#[inline]
+pub fn existing_slot() -> Option<&'static Slot> {
     SLOT.get()
 }
 
@@ -100,10 +111,11 @@ fn bump(s: &Slot) {
 /// The green thread `id` starts or resumes running on this worker. Called on green threads
 /// only.
 #[inline]
-pub fn switch_in(id: u64) {
+pub fn switch_in(id: u64) -> &'static Slot {
     let s = slot();
     s.current.store(id, Ordering::Relaxed);
     bump(s);
+    s
 }
 
 /// Whether this OS thread is running a green thread now (async-signal-safe: it reads the

@@ -127,10 +127,11 @@ impl<T, S: Store<T>> Chan<T, S> {
     }
 
     /// Releases the lock, lets the worker's other green threads run once (a partner queued
-    /// there may answer, see `park::yield_before_park`), and takes the lock again.
+    /// there may answer, see `park::yield_before_park`), and takes the lock again. Called on
+    /// green threads only.
     fn yield_then_lock<'a>(&'a self, s: StdGuard<'a, State<T, S>>) -> StdGuard<'a, State<T, S>> {
         drop(s);
-        park::yield_before_park();
+        park::yield_green_before_park();
         self.lock()
     }
 

@@ -236,6 +236,13 @@ fn fair_yield(ctx: &Context) {
     park_coroutine(ctx, None);
 }
 
+/// [`yield_before_park`] for a caller that has just found it runs on a green thread
+/// ([`context::on_green_thread`]): skips asking again.
+#[inline]
+pub fn yield_green_before_park() {
+    green_yield();
+}
+
 /// Lets the green threads queued on this worker run once, without looking at the interrupt
 /// slot (the park that usually follows does). A waiter calls it once before it queues and
 /// parks: the partner of a request/reply exchange is usually queued on the same worker, and
@@ -260,8 +267,8 @@ fn park_coroutine(ctx: &Context, deadline: Option<Instant>) {
     ctx.note_parked(deadline);
     trace::switch_out();
     may::coroutine::park();
-    trace::switch_in(ctx.id());
-    BUDGET.set(BUDGET_PER_TURN);
+    let slot = trace::switch_in(ctx.id());
+    slot.budget.store(BUDGET_PER_TURN, Ordering::Relaxed);
     ctx.note_running();
 }
 
@@ -274,8 +281,8 @@ fn green_yield() {
     );
     let id = trace::switch_out();
     may::coroutine::yield_now();
-    trace::switch_in(id);
-    BUDGET.set(BUDGET_PER_TURN);
+    let slot = trace::switch_in(id);
+    slot.budget.store(BUDGET_PER_TURN, Ordering::Relaxed);
 }
 
 /// Operations of greenshim's API a green thread may complete without parking before it yields
@@ -284,27 +291,28 @@ fn green_yield() {
 /// channel in a loop, would starve the very green threads it waits for or wakes.
 pub const BUDGET_PER_TURN: u32 = 128;
 
-crate::os_local! {
-    /// What the green thread running on this worker has left of its budget. Refilled whenever
-    /// a green thread resumes (after a park or a yield); a new green thread starts with what is
-    /// left, which only makes its first yield come earlier.
-    static BUDGET: u32 = BUDGET_PER_TURN;
-}
-
 static BUDGET_YIELDS: AtomicU64 = AtomicU64::new(0);
 
 /// Spends one unit of the running green thread's budget: called by greenshim's operations that
 /// complete without parking (a lock taken, a message sent or received, an fd ready). At zero it
 /// yields, so the worker's other green threads run; a pending interrupt is left for the next
 /// park. Does nothing on a plain thread.
+///
+/// The budget lives in the worker's switch record (`trace::Slot::budget`), at hand at every
+/// switch: refilled whenever a green thread resumes (after a park or a yield); a new green
+/// thread starts with what is left, which only makes its first yield come earlier. A thread
+/// without a record (not a worker) has no budget.
 #[inline]
 pub fn spend() {
-    let left = BUDGET.get();
+    let Some(slot) = trace::existing_slot() else {
+        return;
+    };
+    let left = slot.budget.load(Ordering::Relaxed);
     if left > 1 {
-        BUDGET.set(left - 1);
+        slot.budget.store(left - 1, Ordering::Relaxed);
         return;
     }
-    BUDGET.set(BUDGET_PER_TURN);
+    slot.budget.store(BUDGET_PER_TURN, Ordering::Relaxed);
     if context::on_green_thread() {
         BUDGET_YIELDS.fetch_add(1, Ordering::Relaxed);
         yield_green(&context::current());
