@@ -2,7 +2,13 @@
 //! returns i, join all in spawn order, check the sum.
 //!
 //! `cargo bench --bench w1_spawn_join -- --n 100000 [--workers N] [--peer LABEL] [--stack-pool K]
-//! [--impl greenshim|tokio-ct|tokio-mt|may|std]`
+//! [--impl greenshim|tokio-ct|tokio-mt|may|std] [--bursts B --idle-ms M]`
+//!
+//! With `--bursts B` (greenshim only), the spawn-join is repeated B times with `--idle-ms` of
+//! idleness in between (with `--hold-ms H`, each green thread first sleeps H ms, so that a whole
+//! burst is alive at once), and each burst prints a `BURST` line with its time and the process's
+//! resident memory just before it: how the stack arena's warm size (`GREENSHIM_STACK_WARM`)
+//! trades memory kept between bursts against page faults in the next one.
 //!
 //! The peers do the identical work: `tokio-ct`/`tokio-mt` spawn N tasks from the main thread's
 //! `block_on` and await their handles in order; `may` spawns N raw may coroutines; `std` spawns
@@ -19,6 +25,42 @@ pub fn main() {
     let imp: String = args.get("impl", "greenshim".to_owned());
     let peer: String = args.get("peer", imp.clone());
     let workers: usize = args.get("workers", 0);
+    let bursts: u32 = args.get("bursts", 0);
+    if bursts > 0 {
+        args.start_runtime();
+        let idle = std::time::Duration::from_millis(args.get("idle-ms", 1500));
+        // Each green thread sleeps this long first, so that all of a burst is alive at once.
+        let hold = std::time::Duration::from_millis(args.get("hold-ms", 0));
+        for b in 0..bursts {
+            if b > 0 {
+                std::thread::sleep(idle);
+            }
+            let rss_before = common::rss_kib();
+            let t = Instant::now();
+            let handles: Vec<_> = (0..n)
+                .map(|i| {
+                    greenshim::spawn(move || {
+                        if !hold.is_zero() {
+                            greenshim::sleep(hold);
+                        }
+                        i
+                    })
+                })
+                .collect();
+            let spawned = t.elapsed();
+            let sum: u64 = handles.into_iter().map(|g| g.join().unwrap()).sum();
+            assert_eq!(sum, n * (n - 1) / 2);
+            let st = greenshim::runtime::stack_stats();
+            println!(
+                "BURST {b} ns_per_task={:.0} spawn_ns_per_task={:.0} rss_before_kib={rss_before} rss_after_kib={} stacks_trimmed={}",
+                t.elapsed().as_secs_f64() * 1e9 / n as f64,
+                spawned.as_secs_f64() * 1e9 / n as f64,
+                common::rss_kib(),
+                st.trimmed
+            );
+        }
+        return;
+    }
     let (t, sum, extra) = match imp.as_str() {
         "greenshim" => {
             let settings = args.start_runtime();

@@ -176,3 +176,16 @@ pub fn raise_map_count(needed: usize) {
         }
     }
 }
+
+/// The calling process's resident memory, in KiB (`VmRSS` of `/proc/self/status`; 0 if it
+/// cannot be read).
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
