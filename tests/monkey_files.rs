@@ -86,7 +86,8 @@ fn std_fs_on_green_threads_matches_a_plain_thread() {
     let gs: Vec<_> = (0..20)
         .map(|i| greenshim::spawn(move || scenario(&scratch(&format!("green-{i}")))))
         .collect();
-    for r in greenshim::joinall(gs) {
+    let results = util::watchdog(Duration::from_secs(60), move || greenshim::joinall(gs));
+    for r in results {
         assert_eq!(r.unwrap(), plain);
     }
     assert_eq!(plain.len(), 9, "{plain:#?}");
@@ -127,10 +128,12 @@ fn a_blocked_flock_waits_off_the_worker() {
         .collect();
     std::thread::sleep(Duration::from_millis(300));
     holder.unlock().unwrap();
-    let during: Vec<u64> = greenshim::joinall(waiters)
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let during: Vec<u64> = util::watchdog(Duration::from_secs(60), move || {
+        greenshim::joinall(waiters)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect()
+    });
     stop.store(true, Ordering::Relaxed);
     ticker.join().unwrap();
     // The worker kept running the ticker while the locks waited (10 ms ticks over ~300 ms).

@@ -216,19 +216,27 @@ fn run(index: usize, r: &'static Reactor, home: &'static Reactor) {
     let mut woken: Vec<Waker> = Vec::with_capacity(BATCH);
     loop {
         io.wait_io();
-        drain(r, &mut events, &mut woken);
-        // Any worker that wakes also serves the fd events, so that they are not held up while
-        // the home worker is busy.
-        if let Some(home) = shared {
-            drain(home, &mut events, &mut woken);
-        }
-        if woken.len() >= NUDGE_BATCH {
-            nudge_neighbour(index);
-        }
-        for w in woken.drain(..) {
-            // On a worker: the green thread joins this worker's (stealable) queue.
-            w.wake();
-        }
+        // Inside greenshim: the reactor must never park anywhere but in `wait_io`. Under the
+        // patch a contended std `Mutex` parks a green thread on the futex table, and a parked
+        // reactor would wait for a wake-up that only reactors deliver: the dispatcher's queue
+        // (`take_ready`) is locked by every thread that wakes a green thread, and a reactor
+        // parked on it hung a worker for good (`tests/dispatch_contention.rs`). Inside, such a
+        // wait is the kernel's, a few instructions long.
+        crate::sys::inside(|| {
+            drain(r, &mut events, &mut woken);
+            // Any worker that wakes also serves the fd events, so that they are not held up
+            // while the home worker is busy.
+            if let Some(home) = shared {
+                drain(home, &mut events, &mut woken);
+            }
+            if woken.len() >= NUDGE_BATCH {
+                nudge_neighbour(index);
+            }
+            for w in woken.drain(..) {
+                // On a worker: the green thread joins this worker's (stealable) queue.
+                w.wake();
+            }
+        });
     }
 }
 
