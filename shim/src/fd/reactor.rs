@@ -184,7 +184,7 @@ pub fn blocking_wakes() -> u64 {
 /// This is the part of compensation may allows: it needs another worker, so one worker alone
 /// gets nothing from it, and may's global queues (where `spawn` puts new green threads) cannot
 /// be stolen from.
-pub(crate) fn before_blocking() -> Blocked {
+fn before_blocking() -> Blocked {
     if BLOCKED_NOW.fetch_add(1, Ordering::SeqCst) == 0 {
         // The sysmon's periodic wake-ups start (see `Sysmon::tick`).
         crate::park::timer::poke();
@@ -198,6 +198,17 @@ pub(crate) fn before_blocking() -> Blocked {
         }
     }
     Blocked(())
+}
+
+/// Runs `wait`, a wait that blocks the calling green thread's worker in the kernel: the other
+/// workers are woken first ([`before_blocking`], inside greenshim: nothing here may park the
+/// green thread halfway through a protocol on its worker's own state), and the wait shows as
+/// libc call `name` to the blocking detector and the deadlock check (marked last: the libc
+/// calls of the wake-up mark and clear the same record).
+pub(crate) fn block_worker<R>(name: &'static &'static str, wait: impl FnOnce() -> R) -> R {
+    let _blocked = crate::sys::inside(before_blocking);
+    let _mark = crate::trace::in_libc_always(name);
+    wait()
 }
 
 /// The loop of reactor `index`. `home` is passed in rather than looked up: this green thread

@@ -489,15 +489,11 @@ pub unsafe extern "C" fn syscall(
             Route::ThreadBound => {
                 THREAD_BOUND.fetch_add(1, Ordering::Relaxed);
                 // The worker is about to block: the other workers take its queue meanwhile.
-                // Inside: nothing here may park this green thread halfway through a protocol
-                // on its worker's own state.
-                let _blocked = crate::sys::inside(crate::fd::reactor::before_blocking);
-                // The blocking detector and the deadlock check name the worker's wait (marked
-                // last: the libc calls above mark and clear the same record).
                 static NAME: &str = crate::trace::THREAD_BOUND_FUTEX_WAIT;
-                let _mark = crate::trace::in_libc_always(&NAME);
                 // SAFETY: the caller's call, unchanged.
-                return unsafe { crate::sys::real::syscall(number, args) };
+                return crate::fd::reactor::block_worker(&NAME, || unsafe {
+                    crate::sys::real::syscall(number, args)
+                });
             }
         }
     }

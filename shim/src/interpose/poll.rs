@@ -407,11 +407,8 @@ pub unsafe extern "C" fn pselect(
 /// recognised.
 fn foreign_loop_wait(wait: impl FnOnce() -> c_int) -> c_int {
     crate::park::which::note_foreign_wait();
-    // Inside: waking the other workers must not park this green thread.
-    let _blocked = crate::sys::inside(crate::fd::reactor::before_blocking);
     static NAME: &str = crate::trace::FOREIGN_LOOP_WAIT;
-    let _mark = crate::trace::in_libc_always(&NAME);
-    wait()
+    crate::fd::reactor::block_worker(&NAME, wait)
 }
 
 /// Whether an `epoll_wait` with these arguments waits in an event loop greenshim did not
