@@ -2,7 +2,7 @@
 //! Answered without allocating, on any thread (a hook's first question).
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Whether the caller runs on a green thread that may park.
 ///
@@ -28,8 +28,8 @@ pub fn on_green_thread() -> bool {
         && !std::thread::panicking()
 }
 
-/// The probe of [`set_foreign_state_probe`], as a function address (0: none).
-static FOREIGN_STATE: AtomicUsize = AtomicUsize::new(0);
+/// The probe of [`set_foreign_state_probe`].
+static FOREIGN_STATE: OnceLock<fn() -> bool> = OnceLock::new();
 
 /// Registers `probe`, which says whether the calling OS thread is inside state of another
 /// runtime that lives in its thread-locals (tokio's "runtime entered" and current handle,
@@ -38,9 +38,9 @@ static FOREIGN_STATE: AtomicUsize = AtomicUsize::new(0);
 /// worker without it. The interposers ask it ([`inside_foreign_state`]) before they let a
 /// green thread's libc call park; while it says yes, the green thread's calls wait as a plain
 /// thread's would, blocking the worker. `probe` runs on may's workers only, must not park,
-/// and must be cheap when it says no.
+/// and must be cheap when it says no. The first probe registered stays.
 pub fn set_foreign_state_probe(probe: fn() -> bool) {
-    FOREIGN_STATE.store(probe as usize, Ordering::Release);
+    let _ = FOREIGN_STATE.set(probe);
 }
 
 /// Whether the calling green thread's OS thread is inside another runtime's state now (the
@@ -50,13 +50,7 @@ pub fn set_foreign_state_probe(probe: fn() -> bool) {
 /// free of the probe).
 #[inline]
 pub fn inside_foreign_state() -> bool {
-    let p = FOREIGN_STATE.load(Ordering::Acquire);
-    if p == 0 {
-        return false;
-    }
-    // SAFETY: a non-zero value was stored from a `fn() -> bool` by `set_foreign_state_probe`.
-    let probe: fn() -> bool = unsafe { std::mem::transmute::<usize, fn() -> bool>(p) };
-    probe()
+    FOREIGN_STATE.get().is_some_and(|probe| probe())
 }
 
 /// Whether a wait the caller is about to make belongs to a green thread inside another
