@@ -5,11 +5,12 @@
 //! LLVM computes a thread-local's address once per function: it treats the thread pointer as
 //! constant, so after inlining it may reuse an address computed before a park for an access
 //! after it (llvm/llvm-project#98479). The access then reads or writes the thread-local of the
-//! worker the green thread left, racing with whatever runs there. This happened here: with a
-//! helper that set greenshim's inside flag through a `&LocalKey`, the release build kept the
-//! flag's address across the park in a mirror's retry loop, two workers set and restored each
-//! other's flag, one was left set, and every hooked call on that worker passed through to a
-//! blocking libc call (the release demo's monkey section hung on a blocking `accept`).
+//! worker the green thread left, racing with whatever runs there. By all the evidence this
+//! happened here: with a helper that set greenshim's inside flag through a `&LocalKey`, the
+//! release build kept the flag's address across the park in a mirror's retry loop, two
+//! workers set and restored each other's flag, one was left set, and every hooked call on that
+//! worker passed through to a blocking libc call (the release demo's monkey section hung on a
+//! blocking `accept`).
 //!
 //! So every thread-local of this crate is an [`OsLocal`] (or an [`OsLocalRef`]), declared with
 //! [`os_local!`](crate::os_local!), whose `thread_local!` key is hidden inside the declaration:
@@ -135,7 +136,8 @@ pub struct OsLocalRef<T: 'static> {
 }
 
 impl<T: 'static> OsLocalRef<T> {
-    /// Wraps `key`. Used by [`os_local_ref!`](crate::os_local_ref!), which keeps the key out of reach.
+    /// Wraps `key`. Used by [`os_local_ref!`](crate::os_local_ref!), which keeps the key out of
+    /// reach.
     #[doc(hidden)]
     pub const fn new(key: &'static LocalKey<T>) -> OsLocalRef<T> {
         OsLocalRef { key }
