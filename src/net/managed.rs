@@ -54,6 +54,18 @@ impl<T: AsRawFd> Managed<T> {
         fdio::do_io(inner.as_raw_fd(), interest, || sys::inside(|| op(inner)))
     }
 
+    /// Runs `op`, one system call of `sys` on the fd, with greenshim's retry loop: waits for
+    /// `interest` whenever it would block (mio's shape: nothing passes through std or an
+    /// interposer on the way).
+    pub(crate) fn io_fd<R>(
+        &self,
+        interest: Interest,
+        mut op: impl FnMut(RawFd) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let fd = self.fd();
+        fdio::do_io(fd, interest, || op(fd))
+    }
+
     /// A stream socket's `read`: one `recv(2)` on the fd through the retry loop, as std's
     /// `read` makes it (no std, no interposer on the way).
     pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {

@@ -4,6 +4,7 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 use greenshim_shim::fd::table::Interest;
+use greenshim_shim::sys::socket::{self as sock, RawAddr};
 
 use crate::net::resolve::{each_addr, resolve};
 use crate::net::{Managed, socket_impls};
@@ -23,13 +24,15 @@ impl UdpSocket {
     /// Receives one datagram and its sender, parking until one arrives; mirrors
     /// [`std::net::UdpSocket::recv_from`].
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.0.io(Interest::Read, |s| s.recv_from(buf))
+        self.0
+            .io_fd(Interest::Read, |fd| sock::recv_from(fd, buf, false))
     }
 
     /// Reads the next datagram without consuming it; mirrors
     /// [`std::net::UdpSocket::peek_from`].
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.0.io(Interest::Read, |s| s.peek_from(buf))
+        self.0
+            .io_fd(Interest::Read, |fd| sock::recv_from(fd, buf, true))
     }
 
     /// Sends a datagram to the first address `addr` resolves to; mirrors
@@ -41,7 +44,9 @@ impl UdpSocket {
                 "no addresses to send data to",
             ));
         };
-        self.0.io(Interest::Write, |s| s.send_to(buf, to))
+        let to = RawAddr::from_ip(&to);
+        self.0
+            .io_fd(Interest::Write, |fd| sock::send_to(fd, buf, &to))
     }
 
     /// The connected peer; mirrors [`std::net::UdpSocket::peer_addr`].
@@ -134,24 +139,30 @@ impl UdpSocket {
     /// Connects to a remote address, each resolved address in turn; mirrors
     /// [`std::net::UdpSocket::connect`].
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
-        each_addr(addr, |a| self.0.get().connect(a))
+        let fd = self.0.fd();
+        each_addr(addr, |a| {
+            sock::connect(fd, &RawAddr::from_ip(a)).map(|_| ())
+        })
     }
 
     /// Sends to the connected peer; mirrors [`std::net::UdpSocket::send`].
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.0.io(Interest::Write, |s| s.send(buf))
+        self.0
+            .io_fd(Interest::Write, |fd| sock::send_stream(fd, buf))
     }
 
     /// Receives from the connected peer, parking until a datagram arrives; mirrors
     /// [`std::net::UdpSocket::recv`].
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.io(Interest::Read, |s| s.recv(buf))
+        self.0
+            .io_fd(Interest::Read, |fd| sock::recv_datagram(fd, buf, false))
     }
 
     /// Reads the next datagram from the connected peer without consuming it; mirrors
     /// [`std::net::UdpSocket::peek`].
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.io(Interest::Read, |s| s.peek(buf))
+        self.0
+            .io_fd(Interest::Read, |fd| sock::recv_datagram(fd, buf, true))
     }
 
     crate::net::managed::socket_state_methods!("std::net::UdpSocket");

@@ -256,8 +256,58 @@ pub fn send(fd: RawFd, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
     cvt_size(unsafe { real::send(fd, buf.as_ptr().cast(), buf.len(), flags) })
 }
 
-/// A stream socket's write as std makes it: `send(2)` with `MSG_NOSIGNAL` (a closed peer is
-/// `EPIPE`, never `SIGPIPE`).
+/// `MSG_PEEK` when `peek`, else no flag.
+fn peek_flag(peek: bool) -> libc::c_int {
+    if peek { libc::MSG_PEEK } else { 0 }
+}
+
+/// One `recv(2)` of a datagram socket into `buf`, as std's `UdpSocket::recv` (or, with
+/// `peek`, `peek`) makes it.
+pub fn recv_datagram(fd: RawFd, buf: &mut [u8], peek: bool) -> io::Result<usize> {
+    recv(fd, buf, peek_flag(peek))
+}
+
+/// One `recvfrom(2)` into `buf` (with `peek`, leaving the datagram queued): the bytes and the
+/// sender's IP address, as std's `UdpSocket::recv_from` and `peek_from` give them.
+pub fn recv_from(fd: RawFd, buf: &mut [u8], peek: bool) -> io::Result<(usize, SocketAddr)> {
+    let flags = peek_flag(peek);
+    let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `buf` is writable for its whole length; `storage` for `len` bytes, and `len` is
+    // a live socklen_t.
+    let n = cvt_size(unsafe {
+        real::recvfrom(
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            flags,
+            storage.as_mut_ptr().cast(),
+            &raw mut len,
+        )
+    })?;
+    // SAFETY: zero-initialized, then filled by the kernel; every bit pattern is valid.
+    let storage = unsafe { storage.assume_init() };
+    Ok((n, to_ip(&storage)?))
+}
+
+/// One `sendto(2)` of `buf` to `addr`, as std's `UdpSocket::send_to` makes it (`MSG_NOSIGNAL`).
+pub fn send_to(fd: RawFd, buf: &[u8], addr: &RawAddr) -> io::Result<usize> {
+    // SAFETY: `buf` is readable for its whole length; `addr` holds `len` initialized bytes of
+    // a socket address.
+    cvt_size(unsafe {
+        real::sendto(
+            fd,
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+            addr.as_ptr(),
+            addr.len,
+        )
+    })
+}
+
+/// A socket's write as std makes it (a stream's `write`, a datagram socket's `send`): `send(2)`
+/// with `MSG_NOSIGNAL` (a closed peer is `EPIPE`, never `SIGPIPE`).
 pub fn send_stream(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     send(fd, buf, libc::MSG_NOSIGNAL)
 }
