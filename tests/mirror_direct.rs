@@ -140,3 +140,50 @@ fn udp_rounds() -> u64 {
     }
     hook_calls() - before
 }
+
+/// The Unix datagram mirror's `send`, `recv` and `send_to`, and the Unix listener's `accept`,
+/// go through `sys` too (best of three runs, as above).
+#[test]
+fn unix_datagram_and_accept_do_not_enter_the_interposers() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    util::workers(1);
+    monkey::patch_all().unwrap();
+    let calls: Vec<u64> = (0..3)
+        .map(|run| greenshim::spawn(move || unix_rounds(run)).join().unwrap())
+        .collect();
+    assert_eq!(
+        calls.iter().min(),
+        Some(&0),
+        "interposer calls made by the Unix mirrors: {calls:?}"
+    );
+}
+
+/// One run of [`unix_datagram_and_accept_do_not_enter_the_interposers`]: the interposer calls
+/// made by one accept and 150 datagram exchanges (none of them waits).
+fn unix_rounds(run: u32) -> u64 {
+    use greenshim::os::unix::net::{UnixDatagram, UnixListener};
+    let dir = std::env::temp_dir().join(format!("greenshim-mirror-direct-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (sock_path, dgram_path) = (dir.join(format!("l{run}")), dir.join(format!("d{run}")));
+    let listener = UnixListener::bind(&sock_path).unwrap();
+    let client = UnixStream::connect(&sock_path).unwrap();
+    let bound = UnixDatagram::bind(&dgram_path).unwrap();
+    let (a, b) = UnixDatagram::pair().unwrap();
+    let mut buf = [0u8; 16];
+    let before = hook_calls();
+    let (served, _) = listener.accept().unwrap();
+    for i in 0..50u8 {
+        assert_eq!(b.send(&[i; 4]).unwrap(), 4);
+        assert_eq!(a.recv(&mut buf).unwrap(), 4);
+        assert_eq!(a.send(&[i; 2]).unwrap(), 2);
+        assert_eq!(b.recv(&mut buf).unwrap(), 2);
+        assert_eq!(a.send_to(&[i; 3], &dgram_path).unwrap(), 3);
+        assert_eq!(bound.recv(&mut buf).unwrap(), 3);
+        assert_eq!(buf[..3], [i; 3]);
+    }
+    let calls = hook_calls() - before;
+    drop((served, client));
+    std::fs::remove_file(&sock_path).unwrap();
+    std::fs::remove_file(&dgram_path).unwrap();
+    calls
+}

@@ -177,6 +177,18 @@ pub fn unix_stream_socket() -> io::Result<OwnedFd> {
     socket(libc::AF_UNIX, libc::SOCK_STREAM)
 }
 
+/// Accepts one connection on a listening Unix socket; the new socket is non-blocking and
+/// close-on-exec (the peer's address is the accepted socket's `peer_addr`).
+pub fn accept_unix(fd: RawFd) -> io::Result<OwnedFd> {
+    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: null address and length pointers ask for no address.
+    let new = cvt_r(|| unsafe {
+        crate::sys::real::accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), flags)
+    })?;
+    // SAFETY: `new` was just returned by accept4 and belongs to nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
 /// Accepts one connection on a listening IP socket; the new socket is non-blocking and
 /// close-on-exec.
 pub fn accept_ip(fd: RawFd) -> io::Result<(OwnedFd, SocketAddr)> {

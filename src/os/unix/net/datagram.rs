@@ -5,6 +5,7 @@ use std::net::Shutdown;
 use std::path::Path;
 
 use greenshim_shim::fd::table::Interest;
+use greenshim_shim::sys::socket::{self as sock, RawAddr};
 
 use super::SocketAddr;
 use crate::net::{Managed, socket_impls};
@@ -71,13 +72,16 @@ impl UnixDatagram {
 
     /// Receives a datagram; mirrors [`std::os::unix::net::UnixDatagram::recv`].
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.io(Interest::Read, |s| s.recv(buf))
+        self.0
+            .io_fd(Interest::Read, |fd| sock::recv_datagram(fd, buf, false))
     }
 
     /// Sends a datagram to `path`; mirrors [`std::os::unix::net::UnixDatagram::send_to`].
     pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
-        let path = path.as_ref();
-        self.0.io(Interest::Write, |s| s.send_to(buf, path))
+        use std::os::unix::ffi::OsStrExt;
+        let to = RawAddr::from_unix(path.as_ref().as_os_str().as_bytes(), false)?;
+        self.0
+            .io_fd(Interest::Write, |fd| sock::send_to(fd, buf, &to))
     }
 
     /// Sends a datagram to `addr`; mirrors
@@ -88,7 +92,8 @@ impl UnixDatagram {
 
     /// Sends to the connected peer; mirrors [`std::os::unix::net::UnixDatagram::send`].
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.0.io(Interest::Write, |s| s.send(buf))
+        self.0
+            .io_fd(Interest::Write, |fd| sock::send_stream(fd, buf))
     }
 
     /// Shuts down one or both halves; mirrors
