@@ -66,6 +66,19 @@ impl<T: AsRawFd> Managed<T> {
         fdio::do_io(fd, interest, || op(fd))
     }
 
+    /// Records `raw`, a socket this listener accepted (`accept4` made it non-blocking), with
+    /// the mode std's accept gives: blocking for the user, with the listener's socket timeouts,
+    /// which Linux copies to the new socket.
+    pub(crate) fn adopt_accepted(&self, raw: RawFd) -> io::Result<()> {
+        let (read, write) = fdtable::lookup(self.fd())
+            .and_then(|e| e.desc())
+            .map_or((None, None), |d| {
+                (d.timeout(Interest::Read), d.timeout(Interest::Write))
+            });
+        fdtable::adopt_new(raw, false, read, write)?;
+        Ok(())
+    }
+
     /// A stream socket's `read`: one `recv(2)` on the fd through the retry loop, as std's
     /// `read` makes it (no std, no interposer on the way).
     pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {

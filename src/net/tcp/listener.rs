@@ -4,7 +4,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 
-use greenshim_shim::fd::table::{self as fdtable, Interest};
+use greenshim_shim::fd::table::Interest;
 use greenshim_shim::sys::socket as sock;
 
 use crate::net::resolve::resolve;
@@ -42,18 +42,10 @@ impl TcpListener {
     /// [`std::net::TcpListener::accept`]. Running out of fds (`EMFILE`) is returned as std
     /// returns it, and the listener keeps working once fds are free again.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let fd = self.0.fd();
-        let (new, peer) = self.0.io(Interest::Read, |_| sock::accept_ip(fd))?;
+        let (new, peer) = self.0.io_fd(Interest::Read, sock::accept_ip)?;
         let raw = new.as_raw_fd();
         let stream = TcpStream::from(std::net::TcpStream::from(new));
-        // accept4 made it non-blocking; the user's mode is blocking, as std's accept gives.
-        // Linux copies the listener's socket timeouts to the new socket.
-        let (read, write) = fdtable::lookup(fd)
-            .and_then(|e| e.desc())
-            .map_or((None, None), |d| {
-                (d.timeout(Interest::Read), d.timeout(Interest::Write))
-            });
-        fdtable::adopt_new(raw, false, read, write)?;
+        self.0.adopt_accepted(raw)?;
         Ok((stream, peer))
     }
 

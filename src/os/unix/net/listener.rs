@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use greenshim_shim::fd::table::{self as fdtable, Interest};
+use greenshim_shim::fd::table::Interest;
 use greenshim_shim::sys::socket as sock;
 
 use super::{SocketAddr, UnixStream};
@@ -29,21 +29,13 @@ impl UnixListener {
     /// Accepts a connection, parking until one arrives; mirrors
     /// [`std::os::unix::net::UnixListener::accept`].
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let fd = self.0.fd();
         let new = self.0.io_fd(Interest::Read, sock::accept_unix)?;
         let raw = new.as_raw_fd();
         let s = std::os::unix::net::UnixStream::from(new);
         // The peer's address, as std's accept reports it (one getpeername, not interposed).
         let addr = s.peer_addr()?;
         let stream = UnixStream::from(s);
-        // accept4 made it non-blocking; the user's mode is blocking, as std's accept gives.
-        // Linux copies the listener's socket timeouts to the new socket.
-        let (read, write) = fdtable::lookup(fd)
-            .and_then(|e| e.desc())
-            .map_or((None, None), |d| {
-                (d.timeout(Interest::Read), d.timeout(Interest::Write))
-            });
-        fdtable::adopt_new(raw, false, read, write)?;
+        self.0.adopt_accepted(raw)?;
         Ok((stream, addr))
     }
 
