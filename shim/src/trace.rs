@@ -1,6 +1,7 @@
 //! The ground floor: each worker OS thread's switch record, and the mark a green thread leaves
-//! while it is inside a libc call. Built from std alone (and [`crate::oslocal`]), so that every floor above (the libc
-//! table in `sys` included) can write to it without reaching upward.
+//! while it is inside a libc call. Built from std alone (and [`crate::oslocal`]), so that
+//! every floor above (the libc table in `sys` included) can write to it without reaching
+//! upward.
 //!
 //! **Worker slots.** Every worker OS thread has a slot holding the id of the green thread it is
 //! running (0 when it is between green threads) and a switch counter. The park primitive

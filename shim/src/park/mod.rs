@@ -267,9 +267,17 @@ fn park_coroutine(ctx: &Context, deadline: Option<Instant>) {
     ctx.note_parked(deadline);
     trace::switch_out();
     may::coroutine::park();
-    let slot = trace::switch_in(ctx.id());
-    slot.budget.store(BUDGET_PER_TURN, Ordering::Relaxed);
+    resumed(ctx.id());
     ctx.note_running();
+}
+
+/// The green thread `id` runs again after a park or a yield: the worker's switch record says
+/// so, and its budget is full again.
+#[inline]
+fn resumed(id: u64) {
+    trace::switch_in(id)
+        .budget
+        .store(BUDGET_PER_TURN, Ordering::Relaxed);
 }
 
 /// may's yield, with the worker's switch record kept (see [`monitor`]).
@@ -281,8 +289,7 @@ fn green_yield() {
     );
     let id = trace::switch_out();
     may::coroutine::yield_now();
-    let slot = trace::switch_in(id);
-    slot.budget.store(BUDGET_PER_TURN, Ordering::Relaxed);
+    resumed(id);
 }
 
 /// Operations of greenshim's API a green thread may complete without parking before it yields
