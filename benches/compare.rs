@@ -6,14 +6,17 @@
 //! ```text
 //! scripts/bench [flags]        # installs wrk (W5's load generator) when missing, then this
 //! cargo bench --bench compare -- [--runs 3] [--duration 5] [--workloads W1,W2,W3,W4,W5]
-//!     [--impls greenshim,patched,tokio-ct,tokio-mt,may,std,go] [--workers N] [--raise-map-count]
+//!     [--impls greenshim,patched,tokio-ct,tokio-mt,may,std,go,epoll] [--workers N]
+//!     [--raise-map-count]
 //!     [--n1 100000] [--n2 500000] [--n3 100000] [--svg target/compare.svg]
 //! ```
 //! An implementation may be written `name@workers` to override `--workers` for it. Every
 //! workload runs the implementations it has: W1–W3 have no `patched` form (they make no libc
 //! calls to patch), W3 has no `std` form (100 000 OS threads), and `go` (goroutines,
 //! `benches/go/peers.go`, built with `go build` when the Go toolchain is installed;
-//! `scripts/bench` installs it) has W1 and W3 only. W4's load is the project's
+//! `scripts/bench` installs it) has W1 and W3 only; `epoll` (one thread running one
+//! level-triggered epoll loop, `benches/common/epoll_loop.rs`: the floor for CPU per request)
+//! has W4 and W5 only. W4's load is the project's
 //! generator (`benches/w4/loadgen.rs`) at C = 50 and 1000; W5's is `wrk -t1 -cC -dDs --latency`
 //! at C = 100 and 1000, each after one second of warm-up load. Beside requests/s and p99, each
 //! reports the server's CPU time per request over the measured interval (its utime + stime from
@@ -74,9 +77,9 @@ impl Impl {
     /// Whether workload `w` has a form for this implementation.
     fn runs(&self, w: &str) -> bool {
         match w {
-            "W1" => self.name != "patched",
-            "W2" => !matches!(self.name.as_str(), "patched" | "go"),
-            "W3" => !matches!(self.name.as_str(), "patched" | "std"),
+            "W1" => !matches!(self.name.as_str(), "patched" | "epoll"),
+            "W2" => !matches!(self.name.as_str(), "patched" | "go" | "epoll"),
+            "W3" => !matches!(self.name.as_str(), "patched" | "std" | "epoll"),
             _ => self.name != "go",
         }
     }
@@ -603,10 +606,13 @@ fn orchestrate(args: &common::Args) {
     let workers: usize = args.get("workers", 0);
     let mut plan = Plan {
         workloads: list("workloads", "W1,W2,W3,W4,W5"),
-        impls: list("impls", "greenshim,patched,tokio-ct,tokio-mt,may,std,go")
-            .iter()
-            .map(|s| Impl::parse(s, workers))
-            .collect(),
+        impls: list(
+            "impls",
+            "greenshim,patched,tokio-ct,tokio-mt,may,std,go,epoll",
+        )
+        .iter()
+        .map(|s| Impl::parse(s, workers))
+        .collect(),
         runs: args.get("runs", 3),
         duration: args.get("duration", 5),
         n1: args.get("n1", 100_000),

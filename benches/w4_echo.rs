@@ -6,7 +6,8 @@
 //! ```
 //! `--impl`: `greenshim` or `native` (greenshim::net), `patched` (std::net on green threads
 //! after `monkey::patch_all()`), `tokio-ct`, `tokio-mt`, `may` (raw may, one worker per CPU
-//! unless `--workers`), `std` (a thread per connection). `--workers 0` is each one's default.
+//! unless `--workers`), `std` (a thread per connection), `epoll` (one thread, one epoll loop).
+//! `--workers 0` is each one's default.
 //! `cargo bench --bench compare -- --workloads W4` runs them side by side.
 
 mod common;

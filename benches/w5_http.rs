@@ -4,12 +4,13 @@
 //! and C = 1000 against every implementation).
 //!
 //! ```text
-//! cargo bench --bench w5_http -- --port P [--impl native|patched|tokio-ct|tokio-mt|may|std] [--workers N]
+//! cargo bench --bench w5_http -- --port P [--impl native|patched|tokio-ct|tokio-mt|may|std|epoll] [--workers N]
 //! ```
 //! `native` (= `greenshim`) is written with `greenshim::net`; `patched` is the same server
 //! written with `std::net` only, run on green threads after `monkey::patch_all()`; `tokio-ct` and
 //! `tokio-mt` are hyper 1 on tokio's current-thread and multi-thread runtimes; `may` is raw may
-//! (one worker unless `--workers`); `std` is a thread per connection.
+//! (one worker unless `--workers`); `std` is a thread per connection; `epoll` is one thread
+//! running one epoll loop.
 
 mod common;
 /// The request loop and the servers.

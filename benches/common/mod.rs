@@ -1,6 +1,8 @@
 //! Command-line handling shared by the workload programs (BENCHMARKS.md).
 #![allow(dead_code)]
 
+pub mod epoll_loop;
+
 /// Flags of a workload program: `--name value` pairs; `--bench` (added by `cargo bench`) is
 /// ignored.
 pub struct Args(Vec<(String, String)>);
@@ -90,12 +92,17 @@ pub fn default_workers(workers: usize) -> usize {
 pub trait Connection {
     /// Serves the connection until the peer closes it.
     fn serve<S: std::io::Read + std::io::Write>(s: S);
+
+    /// The same protocol for an event loop: answers what `input` holds into `out`; returns how
+    /// many input bytes it consumed and whether the connection is to be closed.
+    fn respond(input: &[u8], out: &mut Vec<u8>) -> (usize, bool);
 }
 
-/// Runs the blocking-code server `imp` on `addr` until the process is killed: `greenshim` (or
-/// `native`, `greenshim::net`), `patched` (`std::net` after `monkey::patch_all()`), `may` (raw
-/// may) or `std` (a thread per connection). Each accepted connection gets `TCP_NODELAY` and its
-/// own green thread, coroutine or OS thread running `C::serve`. False for any other name.
+/// Runs the server `imp` of protocol `C` on `addr` until the process is killed: `greenshim`
+/// (or `native`, `greenshim::net`), `patched` (`std::net` after `monkey::patch_all()`), `may`
+/// (raw may) or `std` (a thread per connection), each giving every accepted connection
+/// `TCP_NODELAY` and its own green thread, coroutine or OS thread running `C::serve`; or
+/// `epoll` (one thread, one epoll loop running `C::respond`). False for any other name.
 pub fn serve_blocking<C: Connection>(imp: &str, addr: &str, workers: usize) -> bool {
     match imp {
         "greenshim" | "native" => greenshim_server(workers, false, || {
@@ -126,6 +133,7 @@ pub fn serve_blocking<C: Connection>(imp: &str, addr: &str, workers: usize) -> b
             let h = unsafe { may::coroutine::spawn(acceptor) };
             h.join().ok();
         }
+        "epoll" => epoll_loop::serve::<C>(addr),
         "std" => {
             let listener = std::net::TcpListener::bind(addr).expect("bind");
             for s in listener.incoming().flatten() {

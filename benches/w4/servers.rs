@@ -13,7 +13,7 @@ pub fn serve(imp: &str, port: u16, workers: usize) {
         "tokio-ct" => tokio_server(&addr, None),
         "tokio-mt" => tokio_server(&addr, Some(workers)),
         other => panic!(
-            "unknown --impl {other}; one of greenshim (= native) patched tokio-ct tokio-mt may std"
+            "unknown --impl {other}; one of greenshim (= native) patched tokio-ct tokio-mt may std epoll"
         ),
     }
 }
@@ -34,6 +34,11 @@ impl crate::common::Connection for Echo {
                 }
             }
         }
+    }
+
+    fn respond(input: &[u8], out: &mut Vec<u8>) -> (usize, bool) {
+        out.extend_from_slice(input);
+        (input.len(), false)
     }
 }
 

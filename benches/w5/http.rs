@@ -70,26 +70,7 @@ pub fn serve<S: Read + Write>(mut s: S) {
             Ok(0) | Err(_) => return,
             Ok(n) => filled += n,
         }
-        let mut start = 0;
-        let mut close = false;
-        loop {
-            match parse(&buf[start..filled]) {
-                Ok(Some(r)) => {
-                    out.extend_from_slice(if r.hello { HELLO } else { NOT_FOUND });
-                    start += r.len;
-                    if r.close {
-                        close = true;
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(()) => {
-                    out.extend_from_slice(BAD_REQUEST);
-                    close = true;
-                    break;
-                }
-            }
-        }
+        let (start, close) = respond(&buf[..filled], &mut out);
         if !out.is_empty() {
             if s.write_all(&out).is_err() {
                 return;
@@ -103,6 +84,28 @@ pub fn serve<S: Read + Write>(mut s: S) {
         filled -= start;
         if filled == buf.len() {
             buf.resize(buf.len() * 2, 0);
+        }
+    }
+}
+
+/// Answers every complete request at the start of `input` into `out`, in order; returns the
+/// bytes consumed and whether the connection is to be closed (asked for, or garbage).
+pub fn respond(input: &[u8], out: &mut Vec<u8>) -> (usize, bool) {
+    let mut start = 0;
+    loop {
+        match parse(&input[start..]) {
+            Ok(Some(r)) => {
+                out.extend_from_slice(if r.hello { HELLO } else { NOT_FOUND });
+                start += r.len;
+                if r.close {
+                    return (start, true);
+                }
+            }
+            Ok(None) => return (start, false),
+            Err(()) => {
+                out.extend_from_slice(BAD_REQUEST);
+                return (start, true);
+            }
         }
     }
 }

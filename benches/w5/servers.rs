@@ -15,7 +15,7 @@ pub fn serve(imp: &str, port: u16, workers: usize) {
         "tokio-ct" => hyper_server(&addr, None),
         "tokio-mt" => hyper_server(&addr, Some(workers)),
         other => panic!(
-            "unknown --impl {other}; one of greenshim (= native) patched tokio-ct tokio-mt may std"
+            "unknown --impl {other}; one of greenshim (= native) patched tokio-ct tokio-mt may std epoll"
         ),
     }
 }
@@ -26,6 +26,10 @@ struct Hello;
 impl crate::common::Connection for Hello {
     fn serve<S: std::io::Read + std::io::Write>(s: S) {
         http::serve(s);
+    }
+
+    fn respond(input: &[u8], out: &mut Vec<u8>) -> (usize, bool) {
+        http::respond(input, out)
     }
 }
 
