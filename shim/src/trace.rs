@@ -88,6 +88,11 @@ fn new_slot() -> &'static Slot {
     new
 }
 
+/// This OS thread's slot, created on first use (for a worker to hand out its own record).
+pub fn own_slot() -> &'static Slot {
+    slot()
+}
+
 /// This OS thread's slot if it has one (it is a worker that ran a green thread).
 #[inline]
 pub fn existing_slot() -> Option<&'static Slot> {

@@ -202,7 +202,12 @@ fn retry<T>(
 /// bytes than asked, but some) drained the socket's receive queue, as stream sockets return
 /// everything available; the next read then waits for a readiness event instead of paying
 /// for a syscall that would fail with `EAGAIN` (tokio's optimization too). Only for fds the
-/// reactor watches, where every new arrival moves the readiness counter.
+/// reactor watches, where every new arrival moves the readiness counter, and only in blocking
+/// mode, where the shortcut's `EAGAIN` is followed by a park, which lets the reactor run. A
+/// non-blocking read always asks the kernel: the counter moves only when a reactor runs, and a
+/// green thread that polls and reads in a loop without parking keeps its worker's reactor
+/// from running. It saw `EAGAIN` forever from a pipe that `poll` called hung up (std's
+/// `Command::output` on one worker, `tests/nonblocking_reads.rs`).
 pub fn read_stream(
     fd: RawFd,
     len: usize,
@@ -223,7 +228,7 @@ pub fn read_stream_with(
             return op();
         }
         let side = e.side(Interest::Read);
-        if e.is_registered() && side.drained_at(tick) {
+        if e.is_registered() && !d.nonblocking() && side.drained_at(tick) {
             return Err(io::Error::from_raw_os_error(libc::EAGAIN));
         }
         let n = op()?;
