@@ -148,15 +148,15 @@ fn udp_rounds() -> u64 {
     hook_calls() - before
 }
 
-/// The Unix datagram mirror's `send`, `recv` and `send_to`, and the Unix listener's `accept`,
-/// go through `sys` too (best of three runs, as above).
+/// The Unix datagram mirror's `send`, `recv`, `send_to`, `recv_from` and `send_to_addr`, and
+/// the Unix listener's `accept`, go through `sys` too (best of three runs, as above).
 #[test]
 fn unix_datagram_and_accept_do_not_enter_the_interposers() {
     assert_best_of_three_is_zero("the Unix mirrors", unix_rounds);
 }
 
 /// One run of [`unix_datagram_and_accept_do_not_enter_the_interposers`]: the interposer calls
-/// made by one accept and 150 datagram exchanges (none of them waits).
+/// made by one accept and 250 datagram exchanges (none of them waits).
 fn unix_rounds(run: u32) -> u64 {
     use greenshim::os::unix::net::{UnixDatagram, UnixListener};
     let dir = std::env::temp_dir().join(format!("greenshim-mirror-direct-{}", std::process::id()));
@@ -165,6 +165,9 @@ fn unix_rounds(run: u32) -> u64 {
     let listener = UnixListener::bind(&sock_path).unwrap();
     let client = UnixStream::connect(&sock_path).unwrap();
     let bound = UnixDatagram::bind(&dgram_path).unwrap();
+    let bound_addr = bound.local_addr().unwrap();
+    let named_path = dir.join(format!("n{run}"));
+    let named = UnixDatagram::bind(&named_path).unwrap();
     let (a, b) = UnixDatagram::pair().unwrap();
     let mut buf = [0u8; 16];
     let before = hook_calls();
@@ -177,10 +180,17 @@ fn unix_rounds(run: u32) -> u64 {
         assert_eq!(a.send_to(&[i; 3], &dgram_path).unwrap(), 3);
         assert_eq!(bound.recv(&mut buf).unwrap(), 3);
         assert_eq!(buf[..3], [i; 3]);
+        assert_eq!(a.send_to(&[i; 2], &dgram_path).unwrap(), 2);
+        let (n, from) = bound.recv_from(&mut buf).unwrap();
+        assert_eq!((n, from.is_unnamed()), (2, true));
+        assert_eq!(named.send_to_addr(&[i; 1], &bound_addr).unwrap(), 1);
+        let (n, from) = bound.recv_from(&mut buf).unwrap();
+        assert_eq!((n, from.as_pathname()), (1, Some(named_path.as_path())));
     }
     let calls = hook_calls() - before;
     drop((served, client));
     std::fs::remove_file(&sock_path).unwrap();
     std::fs::remove_file(&dgram_path).unwrap();
+    std::fs::remove_file(&named_path).unwrap();
     calls
 }

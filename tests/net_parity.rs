@@ -208,6 +208,45 @@ macro_rules! unix_scenario {
         out.push(format!("dgram={}", o(d2.recv(&mut buf))));
         d2.set_read_timeout(Some(T)).unwrap();
         out.push(format!("dgram_timed={}", o(d2.recv(&mut buf))));
+        // senders' addresses as recv_from reports them: a path, an abstract name, unnamed
+        {
+            use std::os::linux::net::SocketAddrExt;
+            let r = UnixDatagram::bind(dir.join("r")).unwrap();
+            let to = r.local_addr().unwrap();
+            let describe = |got: std::io::Result<(usize, unet::SocketAddr)>| {
+                o(got.map(|(n, a)| {
+                    let name = a
+                        .as_abstract_name()
+                        .map(|n| n.starts_with(b"greenshim-parity"));
+                    let path = a
+                        .as_pathname()
+                        .and_then(|p| p.file_name())
+                        .map(|f| f.to_owned());
+                    (n, path, name, a.is_unnamed())
+                }))
+            };
+            let by_path = UnixDatagram::bind(dir.join("s")).unwrap();
+            by_path.send_to_addr(b"p", &to).unwrap();
+            out.push(format!("from_path={}", describe(r.recv_from(&mut buf))));
+            let name = format!("greenshim-parity-{}", dir.display());
+            let abstract_addr = unet::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+            let by_name = UnixDatagram::bind_addr(&abstract_addr).unwrap();
+            by_name.send_to(b"ab", dir.join("r")).unwrap();
+            out.push(format!("from_abstract={}", describe(r.recv_from(&mut buf))));
+            let nameless = UnixDatagram::unbound().unwrap();
+            nameless.send_to_addr(b"abc", &to).unwrap();
+            out.push(format!("from_unnamed={}", describe(r.recv_from(&mut buf))));
+            let unnamed = nameless.local_addr().unwrap();
+            out.push(format!(
+                "to_unnamed={}",
+                o(nameless.send_to_addr(b"x", &unnamed))
+            ));
+            r.set_read_timeout(Some(T)).unwrap();
+            out.push(format!(
+                "recv_from_timed={}",
+                describe(r.recv_from(&mut buf))
+            ));
+        }
         drop(listener);
         std::fs::remove_dir_all(&dir).unwrap();
         out

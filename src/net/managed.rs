@@ -41,19 +41,6 @@ impl<T: AsRawFd> Managed<T> {
         inner
     }
 
-    /// Runs `op`, a call of the std type's own method, with greenshim's retry loop: waits for
-    /// `interest` whenever it would block. The libc calls std makes run inside greenshim (the
-    /// interposers pass them straight through).
-    pub(crate) fn io<R>(
-        &self,
-        interest: Interest,
-        op: impl FnMut(&T) -> io::Result<R>,
-    ) -> io::Result<R> {
-        let mut op = op;
-        let inner = self.get();
-        fdio::do_io(inner.as_raw_fd(), interest, || sys::inside(|| op(inner)))
-    }
-
     /// Runs `op`, one system call of `sys` on the fd, with greenshim's retry loop: waits for
     /// `interest` whenever it would block (mio's shape: nothing passes through std or an
     /// interposer on the way).

@@ -155,14 +155,14 @@ impl UdpSocket {
     /// [`std::net::UdpSocket::recv`].
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.0
-            .io_fd(Interest::Read, |fd| sock::recv_datagram(fd, buf, false))
+            .io_fd(Interest::Read, |fd| sock::recv_or_peek(fd, buf, false))
     }
 
     /// Reads the next datagram from the connected peer without consuming it; mirrors
     /// [`std::net::UdpSocket::peek`].
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.0
-            .io_fd(Interest::Read, |fd| sock::recv_datagram(fd, buf, true))
+            .io_fd(Interest::Read, |fd| sock::recv_or_peek(fd, buf, true))
     }
 
     crate::net::managed::socket_state_methods!("std::net::UdpSocket");

@@ -10,6 +10,17 @@ use std::time::Duration;
 
 use super::{cvt, cvt_r, cvt_size, real};
 
+/// What a Unix socket address names (see [`RawAddr::unix_name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnixName<'a> {
+    /// No name: an unbound socket, or a socket from `socketpair`.
+    Unnamed,
+    /// A name in Linux's abstract namespace, without its leading NUL.
+    Abstract(&'a [u8]),
+    /// A filesystem path, without its terminating NUL.
+    Pathname(&'a [u8]),
+}
+
 /// A socket address in the kernel's layout.
 pub struct RawAddr {
     storage: libc::sockaddr_storage,
@@ -92,6 +103,37 @@ impl RawAddr {
         Ok(RawAddr {
             storage,
             len: len as libc::socklen_t,
+        })
+    }
+
+    /// What a Unix socket address names, read as std reads the kernel's answer (a length of
+    /// zero or of the family alone is unnamed; a leading NUL starts an abstract name; a path's
+    /// last byte is its terminating NUL).
+    ///
+    /// # Errors
+    /// `InvalidInput` when the address is not of family `AF_UNIX`.
+    pub fn unix_name(&self) -> io::Result<UnixName<'_>> {
+        let offset = mem::offset_of!(libc::sockaddr_un, sun_path);
+        let len = self.len as usize;
+        if len == 0 || len <= offset {
+            return Ok(UnixName::Unnamed);
+        }
+        if libc::c_int::from(self.storage.ss_family) != libc::AF_UNIX {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "file descriptor did not correspond to a Unix socket",
+            ));
+        }
+        // SAFETY: the family says the storage holds a sockaddr_un.
+        let sun = unsafe { &*(&raw const self.storage).cast::<libc::sockaddr_un>() };
+        // SAFETY: sun_path is an array of c_char, the same size and layout as u8.
+        let path: &[u8] =
+            unsafe { std::slice::from_raw_parts(sun.sun_path.as_ptr().cast(), sun.sun_path.len()) };
+        let len = (len - offset).min(path.len());
+        Ok(if path[0] == 0 {
+            UnixName::Abstract(&path[1..len])
+        } else {
+            UnixName::Pathname(&path[..len - 1])
         })
     }
 
@@ -273,15 +315,22 @@ fn peek_flag(peek: bool) -> libc::c_int {
     if peek { libc::MSG_PEEK } else { 0 }
 }
 
-/// One `recv(2)` of a datagram socket into `buf`, as std's `UdpSocket::recv` (or, with
-/// `peek`, `peek`) makes it.
-pub fn recv_datagram(fd: RawFd, buf: &mut [u8], peek: bool) -> io::Result<usize> {
+/// One `recv(2)` into `buf`, with `peek` leaving the data queued: std's `recv` and `peek` of
+/// a datagram socket, and `TcpStream::peek`.
+pub fn recv_or_peek(fd: RawFd, buf: &mut [u8], peek: bool) -> io::Result<usize> {
     recv(fd, buf, peek_flag(peek))
 }
 
 /// One `recvfrom(2)` into `buf` (with `peek`, leaving the datagram queued): the bytes and the
 /// sender's IP address, as std's `UdpSocket::recv_from` and `peek_from` give them.
 pub fn recv_from(fd: RawFd, buf: &mut [u8], peek: bool) -> io::Result<(usize, SocketAddr)> {
+    let (n, from) = recv_from_raw(fd, buf, peek)?;
+    Ok((n, to_ip(&from.storage)?))
+}
+
+/// One `recvfrom(2)` into `buf` (with `peek`, leaving the datagram queued): the bytes and the
+/// sender's address in the kernel's layout, of any family.
+pub fn recv_from_raw(fd: RawFd, buf: &mut [u8], peek: bool) -> io::Result<(usize, RawAddr)> {
     let flags = peek_flag(peek);
     let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
     let mut len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -299,7 +348,7 @@ pub fn recv_from(fd: RawFd, buf: &mut [u8], peek: bool) -> io::Result<(usize, So
     })?;
     // SAFETY: zero-initialized, then filled by the kernel; every bit pattern is valid.
     let storage = unsafe { storage.assume_init() };
-    Ok((n, to_ip(&storage)?))
+    Ok((n, RawAddr { storage, len }))
 }
 
 /// One `sendto(2)` of `buf` to `addr`, as std's `UdpSocket::send_to` makes it (`MSG_NOSIGNAL`).

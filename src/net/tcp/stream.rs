@@ -69,7 +69,8 @@ impl TcpStream {
 
     /// Reads without consuming; mirrors [`std::net::TcpStream::peek`].
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.io(Interest::Read, |s| s.peek(buf))
+        self.0
+            .io_fd(Interest::Read, |fd| sock::recv_or_peek(fd, buf, true))
     }
 
     /// Sets `TCP_NODELAY`; mirrors [`std::net::TcpStream::set_nodelay`].

@@ -67,13 +67,16 @@ impl UnixDatagram {
     /// Receives a datagram and its sender, parking until one arrives; mirrors
     /// [`std::os::unix::net::UnixDatagram::recv_from`].
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.0.io(Interest::Read, |s| s.recv_from(buf))
+        let (n, from) = self
+            .0
+            .io_fd(Interest::Read, |fd| sock::recv_from_raw(fd, buf, false))?;
+        Ok((n, super::std_addr(&from)?))
     }
 
     /// Receives a datagram; mirrors [`std::os::unix::net::UnixDatagram::recv`].
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.0
-            .io_fd(Interest::Read, |fd| sock::recv_datagram(fd, buf, false))
+            .io_fd(Interest::Read, |fd| sock::recv_or_peek(fd, buf, false))
     }
 
     /// Sends a datagram to `path`; mirrors [`std::os::unix::net::UnixDatagram::send_to`].
@@ -87,7 +90,9 @@ impl UnixDatagram {
     /// Sends a datagram to `addr`; mirrors
     /// [`std::os::unix::net::UnixDatagram::send_to_addr`].
     pub fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
-        self.0.io(Interest::Write, |s| s.send_to_addr(buf, addr))
+        let to = super::raw_addr(addr)?;
+        self.0
+            .io_fd(Interest::Write, |fd| sock::send_to(fd, buf, &to))
     }
 
     /// Sends to the connected peer; mirrors [`std::os::unix::net::UnixDatagram::send`].

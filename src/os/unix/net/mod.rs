@@ -14,7 +14,7 @@ pub use stream::UnixStream;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 
-use greenshim_shim::sys::socket::RawAddr;
+use greenshim_shim::sys::socket::{RawAddr, UnixName};
 
 /// The kernel layout of a Unix socket address (path, abstract name, or unnamed).
 fn raw_addr(addr: &SocketAddr) -> io::Result<RawAddr> {
@@ -26,4 +26,27 @@ fn raw_addr(addr: &SocketAddr) -> io::Result<RawAddr> {
     } else {
         RawAddr::from_unix(&[], false)
     }
+}
+
+/// std's address for `raw`, a Unix socket address the kernel gave back (a datagram's sender).
+fn std_addr(raw: &RawAddr) -> io::Result<SocketAddr> {
+    use std::os::linux::net::SocketAddrExt;
+    match raw.unix_name()? {
+        UnixName::Unnamed => unnamed(),
+        UnixName::Abstract(name) => SocketAddr::from_abstract_name(name),
+        UnixName::Pathname(path) => {
+            SocketAddr::from_pathname(std::path::Path::new(std::ffi::OsStr::from_bytes(path)))
+        }
+    }
+}
+
+/// std's unnamed address. std has no constructor for it; an unbound socket's own address is
+/// one, made once.
+fn unnamed() -> io::Result<SocketAddr> {
+    static UNNAMED: std::sync::OnceLock<SocketAddr> = std::sync::OnceLock::new();
+    if let Some(a) = UNNAMED.get() {
+        return Ok(a.clone());
+    }
+    let a = std::os::unix::net::UnixDatagram::unbound()?.local_addr()?;
+    Ok(UNNAMED.get_or_init(|| a).clone())
 }
