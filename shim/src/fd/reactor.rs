@@ -44,7 +44,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use may::io::WaitIo;
 
@@ -315,11 +315,12 @@ static HOME_SLOT: OnceLock<&'static crate::trace::Slot> = OnceLock::new();
 /// parking, and may gives no other worker a reason to wake. So while fds are watched, the timer
 /// thread checks every 1 to 10 ms whether any reactor has drained the home epoll since its
 /// last check; if none has *and the home worker has not switched green threads either* (it is
-/// stuck in one), it drains the epoll itself and hands the woken green threads to the first
-/// idle worker through the dispatcher.
+/// stuck in one), or none has for [`SYSMON_MAX`] although it switches (green threads that
+/// keep its queue from running empty), it drains the epoll itself and hands the woken green
+/// threads to the first idle worker through the dispatcher.
 ///
-/// A home worker that switches is on its way back to its reactor: it is running a batch of
-/// green threads, and a batch large enough to be worth sharing has already woken the next
+/// A home worker that switches is usually on its way back to its reactor: it is running a batch
+/// of green threads, and a batch large enough to be worth sharing has already woken the next
 /// worker (see [`NUDGE_BATCH`]), whose reactor drains the home epoll too. Rescuing there took
 /// the events out of one epoll only to hand them back through the dispatcher's queue, a lock
 /// and an eventfd: 6% of the server's CPU time in the timer thread on W4 echo at 1 000
@@ -330,6 +331,8 @@ struct Sysmon {
     seen: u64,
     /// The home worker's switch count at the last check.
     switches: u64,
+    /// When a check last saw that a reactor had drained the home epoll.
+    drained_at: Instant,
     period: Duration,
     events: Vec<epoll::Event>,
 }
@@ -339,6 +342,7 @@ impl Default for Sysmon {
         Sysmon {
             seen: u64::MAX,
             switches: u64::MAX,
+            drained_at: Instant::now(),
             period: SYSMON_MIN,
             // SAFETY: epoll_event is plain old data; all-zero is a valid value.
             events: vec![unsafe { std::mem::zeroed() }; 64],
@@ -374,7 +378,14 @@ impl Sysmon {
         let switches = HOME_SLOT
             .get()
             .map_or(0, |s| s.switches.load(Ordering::Relaxed));
-        let stuck = switches == self.switches && HOME_DRAINS.load(Ordering::Relaxed) == self.seen;
+        let now = Instant::now();
+        let drained = HOME_DRAINS.load(Ordering::Relaxed) != self.seen;
+        if drained {
+            self.drained_at = now;
+        }
+        // Stuck in one green thread, or switching among green threads that have not let the
+        // queue run empty for longer than a batch takes.
+        let stuck = !drained && (switches == self.switches || now - self.drained_at >= SYSMON_MAX);
         self.switches = switches;
         let mut woken = Vec::new();
         if stuck {
