@@ -181,12 +181,26 @@ fn owner_of(obj: usize) -> Option<u64> {
     })
 }
 
-fn set_owner(obj: usize, owner: Option<u64>) {
+fn set_owner(obj: usize, id: u64) {
+    crate::sys::inside(|| {
+        OWNERS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(obj, id);
+    });
+}
+
+/// Forgets that green thread `id` owns `obj`, after it released it; a no-op when `obj` already
+/// has another owner. The release makes `obj` free for every thread at once, so a green thread
+/// on another worker can take it and record itself before the releaser gets here: removing
+/// that record lost the new owner (its unlock then went to glibc, whose owner check failed on
+/// a worker other than the one that took it, and the mutex stayed locked for good;
+/// `monkey_c_locks_two_workers`, seen once in CI).
+fn release_owner(obj: usize, id: u64) {
     crate::sys::inside(|| {
         let mut owners = OWNERS.lock().unwrap_or_else(PoisonError::into_inner);
-        match owner {
-            Some(id) => owners.insert(obj, id),
-            None => owners.remove(&obj),
+        if owners.get(&obj) == Some(&id) {
+            owners.remove(&obj);
         }
     });
 }
@@ -272,4 +286,24 @@ pub(crate) fn keep_linked() {
         sem_clockwait as *const (),
         sem_post as *const (),
     ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The releaser's cleanup runs after the release, when another green thread may already
+    /// own the object: it must leave that owner's record alone.
+    #[test]
+    fn a_release_keeps_the_record_of_an_owner_that_took_over_meanwhile() {
+        let obj = 0x5eed_0001;
+        set_owner(obj, 1);
+        // Green thread 2, on another worker, takes the object the moment 1 releases it...
+        set_owner(obj, 2);
+        // ...before 1 forgets its own ownership.
+        release_owner(obj, 1);
+        assert_eq!(owner_of(obj), Some(2));
+        release_owner(obj, 2);
+        assert_eq!(owner_of(obj), None);
+    }
 }

@@ -79,7 +79,7 @@ unsafe fn try_mutex(m: *mut pthread_mutex_t, kind: MutexKind) -> c_int {
     // SAFETY: live mutex.
     let r = unsafe { real::pthread_mutex_trylock(m) };
     if r == 0 && kind.owned() {
-        set_owner(m.addr(), Some(green_id()));
+        set_owner(m.addr(), green_id());
     }
     r
 }
@@ -116,14 +116,14 @@ pub(super) unsafe fn unlock_mutex(m: *mut pthread_mutex_t, kind: MutexKind) -> c
     if kind.owned() {
         match owner_of(m.addr()) {
             Some(owner) if owner != green_id() => return libc::EPERM,
-            Some(_) => {
+            Some(me) => {
                 // SAFETY: owned by this green thread.
                 unsafe { rehome_mutex(m) };
                 // SAFETY: live mutex, owned by this OS thread now.
                 let r = unsafe { real::pthread_mutex_unlock(m) };
                 // SAFETY: live mutex.
                 if r == 0 && unsafe { field(m, MUTEX_OWNER) }.load(Ordering::Relaxed) != os_tid() {
-                    set_owner(m.addr(), None);
+                    release_owner(m.addr(), me);
                     futex::wake_green(m.addr(), 1, BITSET_ALL);
                 }
                 return r;

@@ -46,7 +46,7 @@ unsafe fn lock_rwlock(rw: *mut pthread_rwlock_t, write: bool, deadline: Option<I
             }
         };
         if r == 0 && write {
-            set_owner(rw.addr(), Some(green_id()));
+            set_owner(rw.addr(), green_id());
         }
         (r != libc::EBUSY).then_some(r)
     };
@@ -119,7 +119,7 @@ pub unsafe extern "C" fn pthread_rwlock_trywrlock(rw: *mut pthread_rwlock_t) -> 
     // SAFETY: the caller's call, unchanged.
     let r = unsafe { real::pthread_rwlock_trywrlock(rw) };
     if r == 0 && green_rwlock(rw) {
-        set_owner(rw.addr(), Some(green_id()));
+        set_owner(rw.addr(), green_id());
     }
     r
 }
@@ -131,9 +131,10 @@ pub unsafe extern "C" fn pthread_rwlock_trywrlock(rw: *mut pthread_rwlock_t) -> 
 /// The C contract of `pthread_rwlock_unlock`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pthread_rwlock_unlock(rw: *mut pthread_rwlock_t) -> c_int {
-    let mut owned = false;
-    if green_rwlock(rw) && owner_of(rw.addr()) == Some(green_id()) {
-        owned = true;
+    let owned = green_rwlock(rw)
+        .then(green_id)
+        .filter(|&me| owner_of(rw.addr()) == Some(me));
+    if owned.is_some() {
         // SAFETY: write-locked by this green thread: glibc decides writer or reader by this
         // record, which only the writer touches while it holds the lock.
         unsafe { field(rw, RWLOCK_CUR_WRITER) }.store(os_tid(), Ordering::Relaxed);
@@ -141,8 +142,8 @@ pub unsafe extern "C" fn pthread_rwlock_unlock(rw: *mut pthread_rwlock_t) -> c_i
     // SAFETY: the caller's call.
     let r = unsafe { real::pthread_rwlock_unlock(rw) };
     if r == 0 {
-        if owned {
-            set_owner(rw.addr(), None);
+        if let Some(me) = owned {
+            release_owner(rw.addr(), me);
         }
         futex::wake_green(rw.addr(), i32::MAX, BITSET_ALL);
     }
