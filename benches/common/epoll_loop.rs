@@ -36,7 +36,14 @@ fn check(r: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-fn ctl(ep: RawFd, op: libc::c_int, fd: RawFd, events: u32, data: u64) -> io::Result<()> {
+/// A new epoll instance (close-on-exec).
+pub fn create() -> io::Result<RawFd> {
+    // SAFETY: epoll_create1 takes no pointers.
+    check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
+}
+
+/// `epoll_ctl(ep, op, fd)` with `events` and user data `data`.
+pub fn ctl(ep: RawFd, op: libc::c_int, fd: RawFd, events: u32, data: u64) -> io::Result<()> {
     let mut ev = libc::epoll_event { events, u64: data };
     // SAFETY: `ev` is a live epoll_event; `ep` is an open epoll fd.
     check(unsafe { libc::epoll_ctl(ep, op, fd, &raw mut ev) }).map(drop)
@@ -48,8 +55,7 @@ pub fn serve<C: Connection>(addr: &str) {
     listener
         .set_nonblocking(true)
         .expect("non-blocking listener");
-    // SAFETY: epoll_create1 takes no pointers.
-    let ep = check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) }).expect("epoll_create1");
+    let ep = create().expect("epoll_create1");
     let lfd = listener.as_raw_fd();
     ctl(ep, libc::EPOLL_CTL_ADD, lfd, libc::EPOLLIN as u32, LISTENER).expect("watch listener");
     let mut conns: Vec<Option<Conn>> = Vec::new();

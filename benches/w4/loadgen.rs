@@ -9,6 +9,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+use crate::common::epoll_loop as epoll;
+
 /// What one load run measured.
 #[derive(Debug, Clone, Copy)]
 pub struct Load {
@@ -141,22 +143,10 @@ fn drive(
             sent_at: Instant::now(),
         });
     }
-    // SAFETY: epoll_create1 takes no pointers.
-    let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    if ep < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let ep = epoll::create()?;
     for (i, c) in conns.iter().enumerate() {
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: i as u64,
-        };
-        // SAFETY: `ev` is a live epoll_event; `ep` and the fd are open.
-        let r =
-            unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, c.stream.as_raw_fd(), &raw mut ev) };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let fd = c.stream.as_raw_fd();
+        epoll::ctl(ep, libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN as u32, i as u64)?;
     }
     let started = ready.wait();
     let measure_from = Instant::now() + warmup;
