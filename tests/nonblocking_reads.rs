@@ -9,13 +9,13 @@
 mod util;
 
 use std::io::{ErrorKind, Read, Write};
-use std::sync::Once;
 use std::time::Duration;
 
-fn setup() {
-    static PATCH: Once = Once::new();
-    util::workers(1);
-    PATCH.call_once(|| greenshim::monkey::patch_all().expect("patch before any spawn"));
+/// One case at a time: a child that `Command::output` forks holds copies of every fd of this
+/// process until it execs (close-on-exec), so a hang-up in another case could read as "would
+/// block" meanwhile (seen once in 12 runs).
+fn setup() -> std::sync::MutexGuard<'static, ()> {
+    util::patched_one_at_a_time(1)
 }
 
 /// The stream types of the cases: a second handle, and non-blocking mode.
@@ -90,7 +90,7 @@ fn on_green<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
 
 #[test]
 fn a_mirror_unix_stream_reads_what_arrived_without_a_park() {
-    setup();
+    let _serial = setup();
     let green = on_green(|| {
         let (a, b) = greenshim::os::unix::net::UnixStream::pair().unwrap();
         scenario(a, b)
@@ -100,7 +100,7 @@ fn a_mirror_unix_stream_reads_what_arrived_without_a_park() {
 
 #[test]
 fn a_mirror_tcp_stream_reads_what_arrived_without_a_park() {
-    setup();
+    let _serial = setup();
     let green = on_green(|| {
         let l = greenshim::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let a = greenshim::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
@@ -113,7 +113,7 @@ fn a_mirror_tcp_stream_reads_what_arrived_without_a_park() {
 
 #[test]
 fn a_patched_std_unix_stream_reads_what_arrived_without_a_park() {
-    setup();
+    let _serial = setup();
     let run = || {
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         scenario(a, b)
@@ -128,7 +128,7 @@ fn a_patched_std_unix_stream_reads_what_arrived_without_a_park() {
 /// none parks once the child has exited, so no reactor runs; each must still see the EOF.
 #[test]
 fn command_output_on_one_worker_finishes_when_no_green_thread_parks() {
-    setup();
+    let _serial = setup();
     let run = || {
         std::process::Command::new("sh")
             .args(["-c", "echo out; echo err >&2"])

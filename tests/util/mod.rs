@@ -22,6 +22,21 @@ pub fn workers(n: usize) {
     );
 }
 
+/// Runs the binary's green threads on `workers` workers with `patch_all()` applied, and holds
+/// the binary's one lock until the guard is dropped: for tests that count process-wide or need
+/// every worker, one at a time.
+pub fn patched_one_at_a_time(workers: usize) -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    static PATCH: Once = Once::new();
+    let serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    self::workers(workers);
+    PATCH.call_once(|| greenshim::monkey::patch_all().expect("patch before any spawn"));
+    assert!(greenshim::monkey::is_patched(
+        greenshim::monkey::Family::Locks
+    ));
+    serial
+}
+
 /// Polls `cond` every millisecond until it holds, panicking after `limit` (a generous bound
 /// for a condition that should become true promptly).
 pub fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
