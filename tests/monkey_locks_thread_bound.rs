@@ -9,29 +9,17 @@
 
 mod util;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use greenshim::monkey::{self, Family};
-
-/// Two workers serve one exchange at a time: the scenarios run one after another.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn patched() -> std::sync::MutexGuard<'static, ()> {
-    let serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    static PATCH: Once = Once::new();
-    util::workers(2);
-    PATCH.call_once(|| monkey::patch_all().expect("patch before any spawn"));
-    assert!(monkey::is_patched(Family::Locks));
-    serial
-}
+use greenshim::monkey;
 
 const ROUNDS: u64 = 200;
 
 #[test]
 fn std_mpsc_rendezvous_ping_pong_between_green_threads() {
-    let _serial = patched();
+    let _serial = util::patched_one_at_a_time(2);
     let before = monkey::stats().futex().other_workers_woken;
     for _ in 0..5 {
         let sum = util::watchdog(Duration::from_secs(30), || {
@@ -64,7 +52,7 @@ fn std_mpsc_rendezvous_ping_pong_between_green_threads() {
 
 #[test]
 fn crossbeam_bounded_zero_and_one_exchanges() {
-    let _serial = patched();
+    let _serial = util::patched_one_at_a_time(2);
     for cap in [0usize, 1] {
         for _ in 0..5 {
             let got = util::watchdog(Duration::from_secs(30), move || {
@@ -94,7 +82,7 @@ fn crossbeam_bounded_zero_and_one_exchanges() {
 
 #[test]
 fn std_thread_park_and_unpark_between_green_threads() {
-    let _serial = patched();
+    let _serial = util::patched_one_at_a_time(2);
     for _ in 0..5 {
         let done = util::watchdog(Duration::from_secs(30), || {
             let flag = Arc::new(AtomicBool::new(false));

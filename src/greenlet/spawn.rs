@@ -2,11 +2,12 @@
 
 use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use greenshim_shim::park::context::{self, Context, Interrupt, InterruptUnwind};
+use greenshim_shim::park::waker::Waker;
 use greenshim_shim::runtime;
 
 use super::{Greenlet, JoinError, LIVE, Shared, State, UNFINISHED};
@@ -68,10 +69,7 @@ impl Builder {
         }
         runtime::ensure_started();
         crate::foreign::register_probes();
-        // Dealt round robin over the workers by greenshim's own counter rather than may's, which
-        // every may-internal wake-up from outside the workers also advances: two green threads
-        // spawned one after the other from one thread start on different workers.
-        let mut builder = greenshim_shim::may::coroutine::Builder::new().id(next_worker());
+        let mut builder = greenshim_shim::may::coroutine::Builder::new();
         if let Some(bytes) = self.stack_size {
             builder = builder.stack_size(runtime::stack_words(bytes)?);
         }
@@ -91,7 +89,12 @@ impl Builder {
             }),
         });
         let inner = shared.clone();
-        let body = move || run_greenlet(inner, f);
+        let body = move || {
+            // Runs at once on the spawner's thread, up to this park; the first wake-up (below)
+            // queues it where every idle worker can take it.
+            greenshim_shim::may::coroutine::park();
+            run_greenlet(inner, f)
+        };
         // Counted before it can run (and finish); uncounted below if the spawn fails.
         UNFINISHED.fetch_add(1, Ordering::AcqRel);
         let spawned = context::with_spawn_panics_silenced(|| {
@@ -101,11 +104,28 @@ impl Builder {
                 // greenshim documents that caveat at the crate root and offers `green_local!`
                 // instead; what greenshim keeps per green thread is in coroutine-local storage.
                 // Its stack comes from greenshim's arena (see `greenshim_shim::stacks`).
-                greenshim_shim::stacks::serving(|| unsafe { builder.spawn(body) })
+                //
+                // `spawn_local` runs the new green thread on this thread until its first park
+                // instead of queueing it: may's `spawn` puts it on a worker's *global* queue,
+                // which only that worker drains and no other worker can steal from. Behind a
+                // worker that computes, or that a green thread blocks in a thread-bound wait, it
+                // would not start until that ends (for good, when it is the green thread that
+                // would end it: `tests/spawn_placement.rs`), and every such spawn wrote to that
+                // worker's eventfd.
+                greenshim_shim::stacks::serving(|| unsafe { builder.spawn_local(body) })
             }))
         });
         match spawned {
-            Ok(Ok(_detached)) => Ok(Greenlet { shared }),
+            Ok(Ok(handle)) => {
+                // From a green thread: onto this worker's local queue, and the next worker is
+                // woken to steal it if idle. From any other thread: through the dispatcher, to
+                // the local queue of the first idle worker.
+                Waker::Green(handle.coroutine().clone()).wake();
+                if context::on_green_thread() {
+                    greenshim_shim::fd::reactor::share_new_work();
+                }
+                Ok(Greenlet { shared })
+            }
             Ok(Err(e)) => {
                 LIVE.fetch_sub(1, Ordering::Release);
                 UNFINISHED.fetch_sub(1, Ordering::AcqRel);
@@ -122,12 +142,6 @@ impl Builder {
             }
         }
     }
-}
-
-/// The worker the next green thread starts on (may puts it in that worker's queue).
-fn next_worker() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed) % runtime::settings().workers.max(1)
 }
 
 /// The body of every green thread greenshim spawns.

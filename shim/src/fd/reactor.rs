@@ -42,7 +42,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -66,8 +66,33 @@ const NUDGE_BATCH: usize = 16;
 struct Reactor {
     epoll: Epoll,
     kick: EventFd,
+    /// Set by the first signal since the reactor last consumed its kick: later signals skip
+    /// the eventfd write, which would wake nobody more.
+    kicked: AtomicBool,
     /// Reactor 0: its epoll holds every watched fd.
     home: bool,
+}
+
+impl Reactor {
+    /// Makes the reactor run (its worker leaves `epoll_wait` if idle), once per consumed kick.
+    fn signal(&self) {
+        if !self.kicked.swap(true, Ordering::SeqCst) {
+            self.kick.notify();
+        }
+    }
+
+    /// Consumes the kick: the eventfd first, then the flag, then (the caller) the dispatcher's
+    /// queues. A signal between the first two skips its write but its work is in the queues
+    /// already; a signal after the flag writes again.
+    fn consume_kick(&self) {
+        self.kick.drain();
+        self.kicked.store(false, Ordering::SeqCst);
+    }
+}
+
+crate::os_local! {
+    /// The index of the worker this OS thread is (set by its reactor; `usize::MAX` elsewhere).
+    static WORKER: usize = usize::MAX;
 }
 
 static REACTORS: OnceLock<Vec<&'static Reactor>> = OnceLock::new();
@@ -103,7 +128,13 @@ fn reactors_per_worker(workers: usize) -> io::Result<Vec<&'static Reactor>> {
             let kick = EventFd::new()?;
             epoll.add_or_modify(kick.as_raw_fd(), epoll::IN | epoll::ET, KICK)?;
             let home = i == 0;
-            Ok(&*Box::leak(Box::new(Reactor { epoll, kick, home })))
+            let kicked = AtomicBool::new(false);
+            Ok(&*Box::leak(Box::new(Reactor {
+                epoll,
+                kick,
+                kicked,
+                home,
+            })))
         })
         .collect()
 }
@@ -142,7 +173,7 @@ fn reactors() -> Option<&'static [&'static Reactor]> {
 pub(crate) fn kick_all() -> bool {
     let Some(all) = reactors() else { return false };
     for r in all {
-        r.kick.notify();
+        r.signal();
     }
     true
 }
@@ -194,7 +225,7 @@ fn before_blocking() -> Blocked {
     {
         BLOCKING_WAKES.fetch_add(1, Ordering::Relaxed);
         for r in all {
-            r.kick.notify();
+            r.signal();
         }
     }
     Blocked(())
@@ -222,6 +253,9 @@ fn run(index: usize, r: &'static Reactor, home: &'static Reactor) {
         }
     };
     let shared = (!r.home).then_some(home);
+    // Spawned onto worker `index`'s global queue (`Builder::id`), which only that worker
+    // drains: this first run is on it.
+    WORKER.set(index);
     if r.home {
         // Spawned onto worker 0's queue (`Builder::id`), so this runs on the home worker.
         HOME_SLOT.get_or_init(crate::trace::own_slot);
@@ -252,6 +286,8 @@ fn run(index: usize, r: &'static Reactor, home: &'static Reactor) {
                 w.wake();
             }
         });
+        // Outside greenshim: a handle's drop may yield while another worker finishes a park.
+        dispatch::drop_deferred();
     }
 }
 
@@ -271,7 +307,7 @@ fn drain(r: &Reactor, events: &mut [epoll::Event], woken: &mut Vec<Waker>) {
         for ev in &events[..n] {
             let (bits, data) = (ev.events, ev.u64);
             if data == KICK {
-                r.kick.drain();
+                r.consume_kick();
                 dispatch::take_ready(woken);
             } else {
                 deliver(bits, data, woken);
@@ -423,7 +459,17 @@ fn nudge_neighbour(index: usize) {
     if let Some(all) = reactors()
         && all.len() > 1
     {
-        all[(index + 1) % all.len()].kick.notify();
+        all[(index + 1) % all.len()].signal();
+    }
+}
+
+/// Called on a worker that just queued new work on its local queue (a green thread it
+/// spawned): wakes the next worker to steal it if idle, as after a large batch. Once per
+/// consumed kick of that worker's reactor, so a burst of spawns costs one wake-up.
+pub fn share_new_work() {
+    let index = WORKER.get();
+    if index != usize::MAX {
+        nudge_neighbour(index);
     }
 }
 

@@ -313,6 +313,15 @@ impl Context {
     }
 }
 
+impl Drop for Context {
+    fn drop(&mut self) {
+        // Often the green thread's last handle, dropped as it ends (see `drop_later`).
+        if let Some(Waker::Green(co)) = self.waker.take() {
+            super::waker::drop_later(co);
+        }
+    }
+}
+
 /// Told when a green thread's local storage is released (see [`Context::bind_current`]).
 pub trait OnExit: Send + Sync {
     /// The green thread is gone.

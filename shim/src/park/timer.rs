@@ -3,8 +3,8 @@
 //! may runs a coroutine woken by *its* timer directly on its single timer thread, until that
 //! coroutine next blocks, so one green thread that computes after a `sleep` delays every other
 //! timer (reference/may.md §5). greenshim's timer never runs green-thread code: on expiry it
-//! calls `Coroutine::unpark`, which from a non-worker thread queues the green thread on a worker
-//! (round robin, with a wake-up), or it posts an interrupt, which does the same.
+//! hands the green thread to the dispatcher ([`crate::park::waker`]), which queues it on the
+//! first idle worker, or it posts an interrupt, which does the same.
 //!
 //! Cancellation is synchronous: once [`TimerHandle::cancel`] returns, the action has either run
 //! completely or will never run. An entry moves `PENDING -> FIRING -> FIRED` on the timer thread

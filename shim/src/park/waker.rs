@@ -11,7 +11,8 @@
 //! through an eventfd in its epoll. The first idle worker's reactor takes the whole batch and
 //! unparks it from inside the worker: woken green threads land on its local queue, where the
 //! other idle workers can steal them. A busy worker's reactor runs later and finds the batch
-//! empty.
+//! empty. A green thread spawned from such a thread goes the same way: greenshim's spawn runs
+//! it up to a first park on the spawning thread, then wakes it (`src/greenlet/spawn.rs`).
 //!
 //! ```text
 //!  timer thread                    worker j (idle)                  worker k (busy)
@@ -25,7 +26,9 @@
 //! ```
 
 use std::io;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use super::which::on_green_thread;
 use crate::sys::EventFd;
@@ -106,25 +109,96 @@ impl ThreadWaker {
     }
 }
 
-static READY: Mutex<Vec<Waker>> = Mutex::new(Vec::new());
+/// One green thread in the pending batch.
+struct Node {
+    co: may::coroutine::Coroutine,
+    next: *mut Node,
+}
 
-/// Moves the pending batch into `out` (called by a reactor on its worker).
+/// The pending batch: a lock-free stack (newest first) that wakers push onto and a reactor
+/// takes whole. No lock: a thread that wakes a green thread never waits for a reactor, nor a
+/// reactor for a waker (with a lock, a plain thread spawning green threads in a loop and the
+/// reactors taking them contended in the kernel on every other spawn). Taking the whole stack
+/// at once leaves no single-node pop, hence no ABA.
+static READY: AtomicPtr<Node> = AtomicPtr::new(ptr::null_mut());
+
+fn push(stack: &AtomicPtr<Node>, co: may::coroutine::Coroutine) {
+    let node = Box::into_raw(Box::new(Node {
+        co,
+        next: ptr::null_mut(),
+    }));
+    let mut head = stack.load(Ordering::Relaxed);
+    loop {
+        // SAFETY: `node` is not published yet: this thread owns it.
+        unsafe { (*node).next = head };
+        match stack.compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(now) => head = now,
+        }
+    }
+}
+
+/// Takes the whole of `stack`, newest first.
+fn take_all(stack: &AtomicPtr<Node>) -> impl Iterator<Item = may::coroutine::Coroutine> {
+    let mut p = stack.swap(ptr::null_mut(), Ordering::Acquire);
+    std::iter::from_fn(move || {
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: every node was made by `Box::into_raw` in `push` and published by its release
+        // CAS, which the acquire swap above synchronises with; the swap took the whole chain, so
+        // no other thread can reach these nodes.
+        let node = unsafe { Box::from_raw(p) };
+        p = node.next;
+        Some(node.co)
+    })
+}
+
+fn push_ready(co: may::coroutine::Coroutine) {
+    push(&READY, co);
+}
+
+/// Moves the pending batch into `out`, oldest first (called by a reactor on its worker).
 pub fn take_ready(out: &mut Vec<Waker>) {
-    out.append(&mut READY.lock().unwrap_or_else(|e| e.into_inner()));
+    let first = out.len();
+    out.extend(take_all(&READY).map(Waker::Green));
+    out[first..].reverse();
+}
+
+/// Handles of finished green threads, to drop where no park of theirs can be in progress.
+static DEFERRED: AtomicPtr<Node> = AtomicPtr::new(ptr::null_mut());
+
+/// Keeps `co`, a handle of a green thread that may be ending, until [`drop_deferred`].
+///
+/// may can resume a green thread *inside* the bookkeeping of its own park, on the stack of the
+/// worker that runs that bookkeeping, when a wake-up arrives between the switch and the
+/// bookkeeping's last check; the park is marked busy until that bookkeeping returns. If the
+/// green thread ends there and its last handle goes with it, may's destructor of the park
+/// waits (yielding the OS thread) for the mark to clear, which only the frames below it can
+/// do: the worker spun for good (seen under CPU contention in `monkey_locks_thread_bound`, the
+/// last handle being the one its greenshim context keeps). Handles dropped here are dropped
+/// later by a reactor, where no such frame is below.
+pub(crate) fn drop_later(co: may::coroutine::Coroutine) {
+    push(&DEFERRED, co);
+}
+
+/// Drops the handles of finished green threads kept until now (a reactor calls it, outside any
+/// green thread's park).
+pub fn drop_deferred() {
+    if !DEFERRED.load(Ordering::Relaxed).is_null() {
+        take_all(&DEFERRED).for_each(drop);
+    }
 }
 
 /// Wakes a batch of waiters: plain threads directly, green threads through the reactors.
 pub fn wake_batch(wakers: &mut Vec<Waker>) {
     let mut any_green = false;
-    {
-        let mut ready = READY.lock().unwrap_or_else(|e| e.into_inner());
-        for w in wakers.drain(..) {
-            match w {
-                Waker::Thread(_) => w.wake(),
-                green => {
-                    ready.push(green);
-                    any_green = true;
-                }
+    for w in wakers.drain(..) {
+        match w {
+            Waker::Thread(_) => w.wake(),
+            Waker::Green(co) => {
+                push_ready(co);
+                any_green = true;
             }
         }
     }
@@ -135,10 +209,7 @@ pub fn wake_batch(wakers: &mut Vec<Waker>) {
 
 /// Wakes one green thread from a thread that is not a worker.
 pub(crate) fn wake_green(co: may::coroutine::Coroutine) {
-    READY
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(Waker::Green(co));
+    push_ready(co);
     kick();
 }
 
@@ -157,10 +228,7 @@ fn kick() {
     if KICK.get().is_some_and(|kick_all| kick_all()) {
         return;
     }
-    let batch = std::mem::take(&mut *READY.lock().unwrap_or_else(|e| e.into_inner()));
-    for w in batch {
-        if let Waker::Green(co) = w {
-            co.unpark();
-        }
+    for co in take_all(&READY) {
+        co.unpark();
     }
 }
