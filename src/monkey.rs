@@ -97,12 +97,20 @@
 //! sysmon keeps waking them while it lasts), so that they steal the green threads queued behind
 //! it. That needs a second worker: on one worker, two green threads that meet in such a wait (a
 //! `std::sync::mpsc` rendezvous, a parking_lot lock held across a park) deadlock, and the
-//! deadlock check reports it. Spare workers that would run the blocked worker's queue (the JDK's
-//! compensation) are not in place: may's `spawn` deals new green threads round robin into
-//! per-worker queues that no other worker can take from, so a spare either runs ordinary work
-//! or strands it. `sched_yield` is not hooked: code calls it inside per-OS-thread protocols,
-//! where a green yield could resume the green thread on another worker with the first worker's
-//! state. Futexes shared between processes, other
+//! deadlock check reports it. New green threads and green threads woken from plain threads
+//! always join a queue every idle worker steals from, never one that only the blocked worker
+//! drains. Spare workers that would run the blocked worker's queue (the JDK's compensation) are
+//! not in place: may has no way to start a worker's event loop on another OS thread.
+//! `sched_yield` is not hooked: code calls it inside per-OS-thread protocols, where a green
+//! yield could resume the green thread on another worker with the first worker's state. The
+//! same can happen when such a protocol itself takes a contended std lock (crossbeam-channel's
+//! bounded channels register a waiting thread under a `Mutex`): the green thread parks on the
+//! lock, may resume on another worker, and then waits on that worker's parker while its
+//! wake-up goes to the first one's. A green thread's wait on its worker's parker therefore
+//! returns as if unparked after 50 ms at most (`thread::park` may return spuriously; callers
+//! check their condition again): such a lost wake-up costs up to 50 ms instead of the wait.
+//! One worker, or channels that park green threads (`greenshim::sync`), avoid it. Futexes
+//! shared between processes, other
 //! futex operations, glibc's own internal locks and raw `syscall` instructions stay the
 //! kernel's. A kill or timeout that reaches a green thread in a futex wait does not end the
 //! wait (std's lock loops would retry it): it is raised at the next park point after it.

@@ -109,3 +109,47 @@ fn std_thread_park_and_unpark_between_green_threads() {
         assert!(done);
     }
 }
+
+/// A green thread takes its worker's thread handle (as crossbeam-channel and std's `mpsc`
+/// register the waiting thread's), then moves to the other worker and waits in
+/// `thread::park` for an unpark sent to that handle, which reaches the first worker's parker.
+/// The wait ends after the parker slice (50 ms) instead of never.
+#[test]
+fn a_park_whose_unpark_went_to_the_previous_worker_ends() {
+    let _serial = util::patched_one_at_a_time(2);
+    let before = monkey::stats().futex().parker_slices;
+    util::watchdog(Duration::from_secs(30), || {
+        let go = Arc::new(AtomicBool::new(false));
+        let parked = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = {
+            let (go, parked) = (go.clone(), parked.clone());
+            greenshim::spawn(move || {
+                let registered = std::thread::current();
+                tx.send(registered.clone()).unwrap();
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while std::thread::current().id() == registered.id() {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "never resumed on the other worker"
+                    );
+                    greenshim::sleep(Duration::from_millis(1));
+                }
+                parked.store(true, Ordering::SeqCst);
+                while !go.load(Ordering::SeqCst) {
+                    std::thread::park();
+                }
+            })
+        };
+        let registered: std::thread::Thread = rx.recv().unwrap();
+        util::eventually(Duration::from_secs(10), "the waiter moved", || {
+            parked.load(Ordering::SeqCst)
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        go.store(true, Ordering::SeqCst);
+        registered.unpark();
+        waiter.join().unwrap();
+    });
+    let stats = monkey::stats().futex();
+    assert!(stats.parker_slices > before, "{stats:?}");
+}

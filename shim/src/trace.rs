@@ -45,6 +45,10 @@ pub struct Slot {
     /// What the running green thread has left of its cooperative budget (the park module's;
     /// kept here because the slot is at hand at every switch). Owner-written only.
     pub budget: AtomicU32,
+    /// Set while the running green thread waits on the worker's std parker with no deadline of
+    /// its own: the kernel wait has a timeout (the wait runs in slices), but only another
+    /// thread's unpark ends it for good. Owner-written only.
+    pub untimed_park: AtomicBool,
 }
 
 static SLOTS: Mutex<Vec<&'static Slot>> = Mutex::new(Vec::new());
@@ -82,6 +86,7 @@ fn new_slot() -> &'static Slot {
         switches: AtomicU64::new(0),
         libc: AtomicPtr::new(std::ptr::null_mut()),
         budget: AtomicU32::new(0),
+        untimed_park: AtomicBool::new(false),
     }));
     all.push(new);
     SLOT.set(Some(new));

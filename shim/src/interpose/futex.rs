@@ -63,6 +63,12 @@ enum Route {
     Kernel,
     /// A wait on per-OS-thread state by a green thread: the kernel's, the other workers woken.
     ThreadBound,
+    /// The same on this OS thread's std parker, in a parked state: the kernel's, in slices
+    /// (see [`parker_wait`]).
+    Parker {
+        word: usize,
+        deadline: Option<Instant>,
+    },
 }
 
 /// The decoded arguments of a futex call greenshim handles.
@@ -175,6 +181,8 @@ fn route(op: Op) -> Route {
             });
             if green {
                 Route::Done(wait(word, expected, deadline, bitset))
+            } else if thread_bound && expected == STD_PARKED && word == parker_word() {
+                Route::Parker { word, deadline }
             } else if thread_bound || foreign_wait() {
                 // A green thread inside another runtime's state waits as a plain thread,
                 // blocking the worker: the same as a wait on per-OS-thread state.
@@ -433,6 +441,96 @@ fn parker_word() -> usize {
     PARKER.get()
 }
 
+/// The value of std's futex parker while its thread is parked (`library/std/src/sys/sync/
+/// thread_parking/futex.rs`: `PARKED = State::MAX`, `EMPTY = 0`, `NOTIFIED = 1`, a `u32` on
+/// Linux). A wait on the parker word for any other value stays unbounded.
+const STD_PARKED: u32 = u32::MAX;
+const STD_NOTIFIED: u32 = 1;
+
+/// How long a green thread's wait on its worker's std parker lasts at most before it returns as
+/// if unparked.
+const PARKER_SLICE: Duration = Duration::from_millis(50);
+
+static PARKER_SLICES: AtomicU64 = AtomicU64::new(0);
+
+/// A green thread's futex wait on its worker's std parker (`thread::park`), which blocks the
+/// worker. It returns, as if unparked, after [`PARKER_SLICE`] at most: `thread::park` may
+/// return spuriously, and every caller checks its condition again.
+///
+/// The bound turns a lost wake-up into a delay. A green thread can move to another worker
+/// inside a per-OS-thread protocol, when it parks on a contended lock that the protocol takes
+/// (crossbeam-channel and std's `mpsc` register the waiting thread's handle, then lock a
+/// `Mutex` before they park). It then waits on its new worker's parker while the unpark meant
+/// for it goes to the parker of the worker it registered on. Without the bound that wait lasted
+/// until something else unparked the new worker, possibly for good.
+///
+/// The slice ends by doing what `unpark` does without a waiter: the word goes from parked to
+/// notified, which std's `park` consumes and returns. A real unpark meanwhile only makes the
+/// same store.
+fn parker_wait(word: usize, deadline: Option<Instant>) -> c_long {
+    // SAFETY: the word `parker_word` found for this OS thread: std's parker, which lives as long
+    // as its thread and is only accessed atomically.
+    let state = unsafe { &*(word as *const AtomicU32) };
+    let slice_end = Instant::now() + PARKER_SLICE;
+    let until = deadline.map_or(slice_end, |d| d.min(slice_end));
+    let _untimed = deadline.is_none().then(UntimedPark::enter).flatten();
+    let timeout = duration_timespec(until.saturating_duration_since(Instant::now()));
+    // SAFETY: a futex wait on this thread's parker word (valid for reads, aligned), with a
+    // relative timeout that lives across the call.
+    let r = unsafe {
+        crate::sys::real::syscall(
+            libc::SYS_futex,
+            [
+                word as c_long,
+                (FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as c_long,
+                STD_PARKED as c_long,
+                &raw const timeout as c_long,
+                0,
+                0,
+            ],
+        )
+    };
+    if r != -1 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ETIMEDOUT) {
+        return r; // woken, or the word had changed (EAGAIN), or a signal (EINTR)
+    }
+    if deadline.is_some_and(|d| d <= until) {
+        return -1; // the caller's own timeout, with errno ETIMEDOUT
+    }
+    PARKER_SLICES.fetch_add(1, Ordering::Relaxed);
+    let _ = state.compare_exchange(
+        STD_PARKED,
+        STD_NOTIFIED,
+        Ordering::Release,
+        Ordering::Relaxed,
+    );
+    0
+}
+
+/// Marks the worker's switch record while a wait without deadline runs in slices (the deadlock
+/// check reads it: such a worker is stuck unless another thread unparks it).
+struct UntimedPark(&'static crate::trace::Slot);
+
+impl UntimedPark {
+    fn enter() -> Option<Self> {
+        let slot = crate::trace::existing_slot()?;
+        slot.untimed_park.store(true, Ordering::Relaxed);
+        Some(UntimedPark(slot))
+    }
+}
+
+impl Drop for UntimedPark {
+    fn drop(&mut self) {
+        self.0.untimed_park.store(false, Ordering::Relaxed);
+    }
+}
+
+fn duration_timespec(d: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: d.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+        tv_nsec: d.subsec_nanos().into(),
+    }
+}
+
 /// Counts of the futex table since start-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FutexStats {
@@ -445,6 +543,9 @@ pub struct FutexStats {
     pub other_workers_woken: u64,
     /// Workers blocked in such a wait right now.
     pub workers_blocked_now: usize,
+    /// Waits on a worker's std parker that ended after `PARKER_SLICE` (50 ms) as if unparked
+    /// (see `parker_wait`).
+    pub parker_slices: u64,
     /// Green threads in the table now.
     pub waiting_now: usize,
 }
@@ -456,6 +557,7 @@ pub fn stats() -> FutexStats {
         thread_bound_waits: THREAD_BOUND.load(Ordering::Relaxed),
         other_workers_woken: crate::fd::reactor::blocking_wakes(),
         workers_blocked_now: crate::fd::reactor::workers_blocked_now(),
+        parker_slices: PARKER_SLICES.load(Ordering::Relaxed),
         waiting_now: GREEN_WAITERS.load(Ordering::Relaxed),
     }
 }
@@ -494,6 +596,11 @@ pub unsafe extern "C" fn syscall(
                 return crate::fd::reactor::block_worker(&NAME, || unsafe {
                     crate::sys::real::syscall(number, args)
                 });
+            }
+            Route::Parker { word, deadline } => {
+                THREAD_BOUND.fetch_add(1, Ordering::Relaxed);
+                static NAME: &str = crate::trace::THREAD_BOUND_FUTEX_WAIT;
+                return crate::fd::reactor::block_worker(&NAME, || parker_wait(word, deadline));
             }
         }
     }

@@ -135,13 +135,16 @@ pub(super) struct Run {
     worker: usize,
     tid: i32,
     libc: Option<&'static str>,
+    untimed_park: bool,
 }
 
 impl Run {
     /// Whether the worker is blocked for good unless another thread acts: inside a futex wait
-    /// on per-OS-thread state that the kernel shows without a timeout.
+    /// on per-OS-thread state that the kernel shows without a timeout, or inside a wait on its
+    /// std parker that has no deadline (waited in slices: see `Slot::untimed_park`).
     pub(super) fn stuck_in_kernel(&self) -> bool {
-        self.libc == Some(THREAD_BOUND_FUTEX_WAIT) && sys::in_untimed_futex_wait(self.tid)
+        self.libc == Some(THREAD_BOUND_FUTEX_WAIT)
+            && (self.untimed_park || sys::in_untimed_futex_wait(self.tid))
     }
 }
 
@@ -155,6 +158,7 @@ pub(super) fn running() -> BTreeMap<u64, Run> {
                 worker: s.index,
                 tid: s.tid,
                 libc: s.libc_call(),
+                untimed_park: s.untimed_park.load(Ordering::Relaxed),
             };
             m.insert(id, run);
         }
