@@ -345,7 +345,7 @@ fn start_with(env: Config) -> Settings {
         let before = sys::thread_ids();
         crate::offload::set_max_threads(s.offload_threads);
         // The floors below call up into the reactors only through what is pushed down here.
-        crate::park::waker::set_kicker(crate::fd::reactor::kick_all);
+        crate::park::waker::set_kicker(crate::fd::reactor::kick_idle);
         crate::park::timer::set_sysmon(crate::fd::reactor::sysmon_tick);
         // may's scheduler starts on its first use, here: its pool of ready-made stacks comes
         // from the arena, and its workers' wake-up eventfds are recorded for coalescing.

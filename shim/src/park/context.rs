@@ -313,15 +313,6 @@ impl Context {
     }
 }
 
-impl Drop for Context {
-    fn drop(&mut self) {
-        // Often the green thread's last handle, dropped as it ends (see `drop_later`).
-        if let Some(Waker::Green(co)) = self.waker.take() {
-            super::waker::drop_later(co);
-        }
-    }
-}
-
 /// Told when a green thread's local storage is released (see [`Context::bind_current`]).
 pub trait OnExit: Send + Sync {
     /// The green thread is gone.
@@ -339,6 +330,13 @@ impl Drop for Binding {
         registry::forget(self.ctx.id);
         if let Some(h) = self.on_exit.take() {
             h.on_exit();
+        }
+        // The green thread is ending, maybe inside its own park's bookkeeping: if its context is
+        // not shared any more, its waker may hold its last handle (see `drop_later`).
+        if let Some(ctx) = Arc::get_mut(&mut self.ctx)
+            && let Some(Waker::Green(co)) = ctx.waker.take()
+        {
+            super::waker::drop_later(co);
         }
     }
 }
