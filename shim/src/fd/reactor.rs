@@ -248,8 +248,8 @@ pub fn blocking_wakes() -> u64 {
 /// blocked worker's queue after this wake-up). The guard marks the end of the wait.
 ///
 /// This is the part of compensation may allows: it needs another worker, so one worker alone
-/// gets nothing from it, and may's global queues (where `spawn` puts new green threads) cannot
-/// be stolen from.
+/// gets nothing from it. greenshim queues every new or dispatched green thread where other
+/// workers can steal it (never on may's per-worker global queues).
 fn before_blocking() -> Blocked {
     if BLOCKED_NOW.fetch_add(1, Ordering::SeqCst) == 0 {
         // The sysmon's periodic wake-ups start (see `Sysmon::tick`).

@@ -199,9 +199,9 @@ pub fn yield_now() -> Result<(), Interrupt> {
 /// How many yields on a worker in a row use may's cheap local yield before one goes through
 /// [`fair_yield`]. A fair yield costs a park and a dispatcher round trip (6.6 µs against
 /// 0.18 µs for a local one: `cargo bench --bench hooks`, a patched `nanosleep(0)` on a green
-/// thread, when every yield was fair); one in 16 bounds how long the worker's global queue
-/// waits (16 yields of every green thread spinning there, each yield 128 budget operations
-/// apart at most) at a fraction of that cost.
+/// thread, when every yield was fair); one in 16 bounds how long the worker's epoll waits (16
+/// yields of every green thread spinning there, each yield 128 budget operations apart at
+/// most) at a fraction of that cost.
 const FAIR_EVERY: u32 = 16;
 
 crate::os_local! {
@@ -224,10 +224,10 @@ fn yield_green(ctx: &Context) {
 
 /// A yield after which every other runnable green thread runs first, including those queued
 /// from other threads. may's own yield puts the caller back on its worker's local queue, and a
-/// worker looks at its global queue (where spawns and wake-ups from plain threads land) only
-/// when the local one is empty: a green thread yielding in a loop would starve those forever
-/// (seen: a green thread spinning on `OnceLock::get` never let the publisher spawned by a
-/// plain thread run). So this one parks and queues its own wake-up with the dispatcher, whose
+/// worker polls its epoll (fd events, and the dispatcher's kicks for green threads spawned or
+/// woken from plain threads) only when the local one is empty: a green thread yielding in a
+/// loop would starve those forever (seen: a green thread spinning on `OnceLock::get` never let
+/// the publisher spawned by a plain thread run). So this one parks and queues its own wake-up with the dispatcher, whose
 /// batch the worker's reactor collects once the worker has nothing else to run, as Go's
 /// `Gosched` puts the goroutine on the global run queue. Costs a park and a dispatcher wake.
 fn fair_yield(ctx: &Context) {
