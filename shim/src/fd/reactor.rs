@@ -486,11 +486,15 @@ pub fn sysmon_tick() -> Option<Duration> {
 /// pushed onto another worker's local queue; without the nudge a batch waits behind whatever
 /// this worker runs next (or behind this worker's own preemption by the OS).
 fn nudge_neighbour(index: usize) {
-    if let Some(all) = reactors()
-        && all.len() > 1
-    {
-        all[(index + 1) % all.len()].signal();
+    if let Some(next) = neighbour(index) {
+        next.signal();
     }
+}
+
+/// The reactor of the worker after worker `index`, when there are two workers or more.
+fn neighbour(index: usize) -> Option<&'static Reactor> {
+    let all = reactors()?;
+    (all.len() > 1).then(|| all[(index + 1) % all.len()])
 }
 
 /// Called on a worker that just queued new work on its local queue (a green thread it
@@ -499,14 +503,11 @@ fn nudge_neighbour(index: usize) {
 /// spawns costs one wake-up.
 pub fn share_new_work() {
     let index = WORKER.get();
-    if let Some(all) = reactors()
-        && index != usize::MAX
-        && all.len() > 1
+    if index != usize::MAX
+        && let Some(next) = neighbour(index)
+        && next.idle()
     {
-        let next = all[(index + 1) % all.len()];
-        if next.idle() {
-            next.signal();
-        }
+        next.signal();
     }
 }
 

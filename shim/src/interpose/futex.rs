@@ -471,10 +471,10 @@ fn parker_wait(word: usize, deadline: Option<Instant>) -> c_long {
     // SAFETY: the word `parker_word` found for this OS thread: std's parker, which lives as long
     // as its thread and is only accessed atomically.
     let state = unsafe { &*(word as *const AtomicU32) };
-    let slice_end = Instant::now() + PARKER_SLICE;
-    let until = deadline.map_or(slice_end, |d| d.min(slice_end));
+    let now = Instant::now();
+    let until = deadline.map_or(now + PARKER_SLICE, |d| d.min(now + PARKER_SLICE));
     let _untimed = deadline.is_none().then(UntimedPark::enter).flatten();
-    let timeout = duration_timespec(until.saturating_duration_since(Instant::now()));
+    let timeout = duration_timespec(until.saturating_duration_since(now));
     // SAFETY: a futex wait on this thread's parker word (valid for reads, aligned), with a
     // relative timeout that lives across the call.
     let r = unsafe {
@@ -591,22 +591,25 @@ pub unsafe extern "C" fn syscall(
             Route::ThreadBound => {
                 THREAD_BOUND.fetch_add(1, Ordering::Relaxed);
                 // The worker is about to block: the other workers take its queue meanwhile.
-                static NAME: &str = crate::trace::THREAD_BOUND_FUTEX_WAIT;
                 // SAFETY: the caller's call, unchanged.
-                return crate::fd::reactor::block_worker(&NAME, || unsafe {
+                return crate::fd::reactor::block_worker(&THREAD_BOUND_WAIT, || unsafe {
                     crate::sys::real::syscall(number, args)
                 });
             }
             Route::Parker { word, deadline } => {
                 THREAD_BOUND.fetch_add(1, Ordering::Relaxed);
-                static NAME: &str = crate::trace::THREAD_BOUND_FUTEX_WAIT;
-                return crate::fd::reactor::block_worker(&NAME, || parker_wait(word, deadline));
+                return crate::fd::reactor::block_worker(&THREAD_BOUND_WAIT, || {
+                    parker_wait(word, deadline)
+                });
             }
         }
     }
     // SAFETY: the caller's call, unchanged.
     unsafe { crate::sys::real::syscall(number, args) }
 }
+
+/// The libc call a thread-bound wait shows as (a `static`: the mark keeps its address).
+static THREAD_BOUND_WAIT: &str = crate::trace::THREAD_BOUND_FUTEX_WAIT;
 
 /// References every interposer of the family, so that a binary that patches links them.
 pub(crate) fn keep_linked() {
