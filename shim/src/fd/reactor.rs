@@ -38,7 +38,8 @@
 //!
 //! Each reactor's epoll also holds its worker's *kick* eventfd, through which threads that are
 //! not workers (the timer, the offload pool, plain threads) hand wake-ups to the first idle
-//! worker; see [`crate::park::waker`].
+//! worker; see [`crate::park::waker`]. During a burst of such wake-ups one reactor lingers
+//! and takes them without kicks ([`crate::fd::linger`]).
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -48,6 +49,7 @@ use std::time::{Duration, Instant};
 
 use may::io::WaitIo;
 
+use crate::fd::linger;
 use crate::fd::table::{self as fdtable, Entry, Interest};
 use crate::park::waker as dispatch;
 use crate::park::waker::Waker;
@@ -79,6 +81,7 @@ impl Reactor {
     /// Makes the reactor run (its worker leaves `epoll_wait` if idle), once per consumed kick.
     fn signal(&self) {
         if !self.kicked.swap(true, Ordering::SeqCst) {
+            SIGNALS.fetch_add(1, Ordering::Relaxed);
             self.kick.notify();
         }
     }
@@ -105,6 +108,15 @@ crate::os_local! {
 }
 
 static REACTORS: OnceLock<Vec<&'static Reactor>> = OnceLock::new();
+
+/// Kick eventfd writes so far (each one makes a worker leave `epoll_wait` if it is idle).
+static SIGNALS: AtomicU64 = AtomicU64::new(0);
+
+/// Kick eventfd writes so far, by any thread: wake-ups handed to the reactors through the
+/// dispatcher, nudges, and the wake-ups around blocked workers.
+pub fn signals() -> u64 {
+    SIGNALS.load(Ordering::Relaxed)
+}
 
 /// Borrowed view of a reactor's epoll fd for may's `CoIo`, which must not close it.
 struct Borrowed(RawFd);
@@ -197,6 +209,11 @@ pub(crate) fn kick_all() -> bool {
 pub(crate) fn kick_idle() -> bool {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let Some(all) = reactors() else { return false };
+    // A lingering reactor looks at the batch between every two green threads of its worker:
+    // no signal needed.
+    if linger::counted_on() {
+        return true;
+    }
     let start = NEXT.fetch_add(1, Ordering::Relaxed);
     let n = all.len();
     // A reactor already kicked and not yet run is not taken as idle: its worker may be busy
@@ -295,8 +312,11 @@ fn run(index: usize, r: &'static Reactor, home: &'static Reactor) {
     // SAFETY: epoll_event is plain old data; all-zero is a valid value.
     let mut events: Vec<epoll::Event> = vec![unsafe { std::mem::zeroed() }; BATCH];
     let mut woken: Vec<Waker> = Vec::with_capacity(BATCH);
+    // When this reactor last took a dispatcher batch.
+    let mut last_batch: Option<Instant> = None;
     loop {
         io.wait_io();
+        let mut took_batch = false;
         // Inside greenshim: the reactor must never park anywhere but in `wait_io`. Under the
         // patch a contended std `Mutex` parks a green thread on the futex table, and a parked
         // reactor would wait for a wake-up that only reactors deliver: the dispatcher's queue
@@ -304,30 +324,54 @@ fn run(index: usize, r: &'static Reactor, home: &'static Reactor) {
         // parked on it hung a worker for good (`tests/dispatch_contention.rs`). Inside, such a
         // wait is the kernel's, a few instructions long.
         crate::sys::inside(|| {
-            drain(r, &mut events, &mut woken);
-            // Any worker that wakes also serves the fd events, so that they are not held up
-            // while the home worker is busy.
-            if let Some(home) = shared {
-                drain(home, &mut events, &mut woken);
-            }
-            if woken.len() >= NUDGE_BATCH {
-                nudge_neighbour(index);
-            }
-            for w in woken.drain(..) {
-                // On a worker: the green thread joins this worker's (stealable) queue.
-                w.wake();
-            }
+            took_batch = round(index, r, shared, &mut events, &mut woken);
         });
         // Outside greenshim: a handle's drop may yield while another worker finishes a park.
         dispatch::drop_deferred();
+        if took_batch {
+            let now = Instant::now();
+            if last_batch.is_some_and(|t| now - t < linger::AFTER) {
+                linger::linger(&mut woken, |woken| {
+                    round(index, r, shared, &mut events, woken);
+                });
+            }
+            last_batch = Some(Instant::now());
+        }
     }
 }
 
-/// Collects every ready event of `r`'s epoll: fd readiness and the dispatch kick.
-fn drain(r: &Reactor, events: &mut [epoll::Event], woken: &mut Vec<Waker>) {
+/// One round of reactor `index`: collects its epoll's events, and the home epoll's, and wakes
+/// the green threads they concern. Returns whether it took a dispatcher batch (its kick fired).
+fn round(
+    index: usize,
+    r: &Reactor,
+    shared: Option<&Reactor>,
+    events: &mut [epoll::Event],
+    woken: &mut Vec<Waker>,
+) -> bool {
+    let took_batch = drain(r, events, woken);
+    // Any worker that wakes also serves the fd events, so that they are not held up while the
+    // home worker is busy.
+    if let Some(home) = shared {
+        drain(home, events, woken);
+    }
+    if woken.len() >= NUDGE_BATCH {
+        nudge_neighbour(index);
+    }
+    for w in woken.drain(..) {
+        // On a worker: the green thread joins this worker's (stealable) queue.
+        w.wake();
+    }
+    took_batch
+}
+
+/// Collects every ready event of `r`'s epoll: fd readiness and the dispatch kick. Returns
+/// whether the kick fired (the dispatcher's batch was taken).
+fn drain(r: &Reactor, events: &mut [epoll::Event], woken: &mut Vec<Waker>) -> bool {
     if r.home {
         HOME_DRAINS.fetch_add(1, Ordering::Relaxed);
     }
+    let mut kicked = false;
     loop {
         let n = match r.epoll.poll_now(events) {
             Ok(n) => n,
@@ -341,12 +385,13 @@ fn drain(r: &Reactor, events: &mut [epoll::Event], woken: &mut Vec<Waker>) {
             if data == KICK {
                 r.consume_kick();
                 dispatch::take_ready(woken);
+                kicked = true;
             } else {
                 deliver(bits, data, woken);
             }
         }
         if n < events.len() {
-            return;
+            return kicked;
         }
     }
 }

@@ -158,6 +158,12 @@ fn push_ready(co: may::coroutine::Coroutine) {
     push(&READY, co);
 }
 
+/// Whether the pending batch has work: a lingering reactor's look (sequentially consistent, to
+/// pair with the fence of the wakers' check for a lingering reactor).
+pub fn has_ready() -> bool {
+    !READY.load(Ordering::SeqCst).is_null()
+}
+
 /// Moves the pending batch into `out`, oldest first (called by a reactor on its worker).
 pub fn take_ready(out: &mut Vec<Waker>) {
     let first = out.len();
