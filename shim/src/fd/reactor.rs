@@ -81,7 +81,6 @@ impl Reactor {
     /// Makes the reactor run (its worker leaves `epoll_wait` if idle), once per consumed kick.
     fn signal(&self) {
         if !self.kicked.swap(true, Ordering::SeqCst) {
-            SIGNALS.fetch_add(1, Ordering::Relaxed);
             self.kick.notify();
         }
     }
@@ -108,15 +107,6 @@ crate::os_local! {
 }
 
 static REACTORS: OnceLock<Vec<&'static Reactor>> = OnceLock::new();
-
-/// Kick eventfd writes so far (each one makes a worker leave `epoll_wait` if it is idle).
-static SIGNALS: AtomicU64 = AtomicU64::new(0);
-
-/// Kick eventfd writes so far, by any thread: wake-ups handed to the reactors through the
-/// dispatcher, nudges, and the wake-ups around blocked workers.
-pub fn signals() -> u64 {
-    SIGNALS.load(Ordering::Relaxed)
-}
 
 /// Borrowed view of a reactor's epoll fd for may's `CoIo`, which must not close it.
 struct Borrowed(RawFd);
@@ -316,16 +306,13 @@ fn run(index: usize, r: &'static Reactor, home: &'static Reactor) {
     let mut last_batch: Option<Instant> = None;
     loop {
         io.wait_io();
-        let mut took_batch = false;
         // Inside greenshim: the reactor must never park anywhere but in `wait_io`. Under the
         // patch a contended std `Mutex` parks a green thread on the futex table, and a parked
         // reactor would wait for a wake-up that only reactors deliver: the dispatcher's queue
         // (`take_ready`) is locked by every thread that wakes a green thread, and a reactor
         // parked on it hung a worker for good (`tests/dispatch_contention.rs`). Inside, such a
         // wait is the kernel's, a few instructions long.
-        crate::sys::inside(|| {
-            took_batch = round(index, r, shared, &mut events, &mut woken);
-        });
+        let took_batch = crate::sys::inside(|| round(index, r, shared, &mut events, &mut woken));
         // Outside greenshim: a handle's drop may yield while another worker finishes a park.
         dispatch::drop_deferred();
         if took_batch {
