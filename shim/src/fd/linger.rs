@@ -63,11 +63,11 @@ pub fn skips() -> u64 {
     SKIPS.load(Ordering::Relaxed)
 }
 
-/// Nanoseconds since the first call, plus one (never 0), for [`UNTIL`].
-fn clock() -> u64 {
+/// `at` in nanoseconds since the first call, plus one (never 0), for [`UNTIL`].
+fn clock(at: Instant) -> u64 {
     static BASE: OnceLock<Instant> = OnceLock::new();
-    let base = *BASE.get_or_init(Instant::now);
-    u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1
+    let base = *BASE.get_or_init(|| at);
+    u64::try_from(at.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX - 1) + 1
 }
 
 /// Called by a waker after it pushed onto the dispatcher's batch: whether a lingering reactor
@@ -76,7 +76,7 @@ pub(crate) fn counted_on() -> bool {
     // Pairs with the fence in `linger` (see the module docs).
     fence(Ordering::SeqCst);
     let until = UNTIL.load(Ordering::SeqCst);
-    if until != 0 && clock() < until {
+    if until != 0 && clock(Instant::now()) < until {
         SKIPS.fetch_add(1, Ordering::Relaxed);
         return true;
     }
@@ -87,18 +87,18 @@ pub(crate) fn counted_on() -> bool {
 /// already does. `fd_round` collects the reactor's fd events and wakes their green threads.
 pub(crate) fn linger(woken: &mut Vec<Waker>, mut fd_round: impl FnMut(&mut Vec<Waker>)) {
     let trust = u64::try_from(TRUST.as_nanos()).unwrap_or(u64::MAX);
+    let start = Instant::now();
     if UNTIL
-        .compare_exchange(0, clock() + trust, Ordering::SeqCst, Ordering::SeqCst)
+        .compare_exchange(0, clock(start) + trust, Ordering::SeqCst, Ordering::SeqCst)
         .is_err()
     {
         return;
     }
-    let start = Instant::now();
     let (mut last_work, mut last_fds) = (start, start);
     loop {
         may::coroutine::yield_now();
-        UNTIL.store(clock() + trust, Ordering::SeqCst);
         let now = Instant::now();
+        UNTIL.store(clock(now) + trust, Ordering::SeqCst);
         if now - last_fds >= FD_EVERY {
             last_fds = now;
             crate::sys::inside(|| fd_round(woken));

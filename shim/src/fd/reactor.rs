@@ -308,21 +308,22 @@ fn run(index: usize, r: &'static Reactor, home: &'static Reactor) {
         io.wait_io();
         // Inside greenshim: the reactor must never park anywhere but in `wait_io`. Under the
         // patch a contended std `Mutex` parks a green thread on the futex table, and a parked
-        // reactor would wait for a wake-up that only reactors deliver: the dispatcher's queue
-        // (`take_ready`) is locked by every thread that wakes a green thread, and a reactor
-        // parked on it hung a worker for good (`tests/dispatch_contention.rs`). Inside, such a
-        // wait is the kernel's, a few instructions long.
+        // reactor would wait for a wake-up that only reactors deliver (when the dispatcher's
+        // batch sat behind a lock, a reactor parked on it hung a worker for good:
+        // `tests/dispatch_contention.rs`). Inside, such a wait is the kernel's, a few
+        // instructions long.
         let took_batch = crate::sys::inside(|| round(index, r, shared, &mut events, &mut woken));
         // Outside greenshim: a handle's drop may yield while another worker finishes a park.
         dispatch::drop_deferred();
         if took_batch {
-            let now = Instant::now();
+            let mut now = Instant::now();
             if last_batch.is_some_and(|t| now - t < linger::AFTER) {
                 linger::linger(&mut woken, |woken| {
                     round(index, r, shared, &mut events, woken);
                 });
+                now = Instant::now();
             }
-            last_batch = Some(Instant::now());
+            last_batch = Some(now);
         }
     }
 }

@@ -227,9 +227,10 @@ fn yield_green(ctx: &Context) {
 /// worker polls its epoll (fd events, and the dispatcher's kicks for green threads spawned or
 /// woken from plain threads) only when the local one is empty: a green thread yielding in a
 /// loop would starve those forever (seen: a green thread spinning on `OnceLock::get` never let
-/// the publisher spawned by a plain thread run). So this one parks and queues its own wake-up with the dispatcher, whose
-/// batch the worker's reactor collects once the worker has nothing else to run, as Go's
-/// `Gosched` puts the goroutine on the global run queue. Costs a park and a dispatcher wake.
+/// the publisher spawned by a plain thread run). So this one parks and queues its own wake-up
+/// with the dispatcher, whose batch the worker's reactor collects once the worker has nothing
+/// else to run, as Go's `Gosched` puts the goroutine on the global run queue. Costs a park and
+/// a dispatcher wake.
 fn fair_yield(ctx: &Context) {
     waker::wake_green(may::coroutine::current());
     // Returns when the dispatcher unparks it (at once if that already happened).

@@ -1,25 +1,26 @@
 //! Waking: [`Waker`], what wakes one parked green thread or OS thread, and the dispatcher.
 //!
-//! **Dispatch.** `Coroutine::unpark` from a thread that is not a may worker pushes the coroutine onto a
-//! worker's *global* queue, round robin. A worker only drains its global queue between green
-//! threads, and work stealing only takes from *local* queues, so a green thread woken onto the
-//! queue of a worker that is computing waits for that computation to end (300 ms of CPU after
-//! a sleep delayed half of all other timers by up to 300 ms in the timer-fairness test).
+//! **Dispatch.** `Coroutine::unpark` from a thread that is not a may worker pushes the
+//! coroutine onto a worker's *global* queue, round robin. A worker only drains its global
+//! queue between green threads, and work stealing only takes from *local* queues, so a green
+//! thread woken onto the queue of a worker that is computing waits for that computation to end
+//! (300 ms of CPU after a sleep delayed half of all other timers by up to 300 ms in the
+//! timer-fairness test).
 //!
 //! The dispatcher avoids the round robin. Wake-ups from non-worker threads (the timer, the
-//! offload pool, plain threads) go into one shared batch, and every worker's reactor is kicked
-//! through an eventfd in its epoll. The first idle worker's reactor takes the whole batch and
-//! unparks it from inside the worker: woken green threads land on its local queue, where the
-//! other idle workers can steal them. A busy worker's reactor runs later and finds the batch
-//! empty. A green thread spawned from such a thread goes the same way: greenshim's spawn runs
-//! it up to a first park on the spawning thread, then wakes it (`src/greenlet/spawn.rs`).
+//! offload pool, plain threads) go into one shared batch, and the reactor of one idle worker
+//! is kicked through an eventfd in its epoll (every worker's, when none is idle; none, while
+//! a reactor lingers through a burst of such wake-ups, see the fd floor's `linger`). The
+//! reactor takes the whole batch and unparks it from inside the worker: woken green threads
+//! land on its local queue, where the other idle workers can steal them. A green thread
+//! spawned from such a thread goes the same way: greenshim's spawn runs it up to a first park
+//! on the spawning thread, then wakes it (`src/greenlet/spawn.rs`).
 //!
 //! ```text
 //!  timer thread                    worker j (idle)                  worker k (busy)
 //!  ------------                    ---------------                  ---------------
-//!  READY.extend(wakers)
-//!  kick[j].notify() ------------> epoll: reactor j runnable
-//!  kick[k].notify() ----------------------------------------------> (not polling)
+//!  push onto READY
+//!  kick[j].notify() ------------> epoll: reactor j runnable      (not kicked: busy)
 //!                                  reactor j: take READY,
 //!                                  unpark each -> local queue j
 //!                                  (other idle workers steal)
@@ -42,8 +43,8 @@ pub enum Waker {
     Thread(Arc<ThreadWaker>),
 }
 
-/// What wakes a plain OS thread: `Thread::unpark` for the park primitive, plus an eventfd for a thread
-/// blocked in `poll(2)` on an fd (created the first time the thread waits on an fd).
+/// What wakes a plain OS thread: `Thread::unpark` for the park primitive, plus an eventfd for a
+/// thread blocked in `poll(2)` on an fd (created the first time the thread waits on an fd).
 #[derive(Debug)]
 pub struct ThreadWaker {
     thread: std::thread::Thread,
@@ -219,19 +220,20 @@ pub(crate) fn wake_green(co: may::coroutine::Coroutine) {
     kick();
 }
 
-/// What signals every worker's reactor (pushed down by the runtime at start-up); returns false
-/// when there are no reactors.
+/// What tells the reactors that `READY` has work (pushed down by the runtime at start-up);
+/// returns false when there are no reactors.
 static KICK: OnceLock<fn() -> bool> = OnceLock::new();
 
-/// Installs the function that kicks every worker's reactor (the runtime does, once).
-pub fn set_kicker(kick_all: fn() -> bool) {
-    let _ = KICK.set(kick_all);
+/// Installs the function that tells the reactors that `READY` has work (the runtime does,
+/// once).
+pub fn set_kicker(kicker: fn() -> bool) {
+    let _ = KICK.set(kicker);
 }
 
 /// Tells the reactors that `READY` has work; without reactors (start-up failed), falls back to
 /// may's round robin.
 fn kick() {
-    if KICK.get().is_some_and(|kick_all| kick_all()) {
+    if KICK.get().is_some_and(|kicker| kicker()) {
         return;
     }
     for co in take_all(&READY) {
